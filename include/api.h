@@ -1,0 +1,42 @@
+/* Every handler entry point, named by routes.c. Each takes the neutral request and reply and
+ * returns 0 (reply filled) or a negative code (http_server replies the error). */
+#pragma once
+#include "http_router.h"
+
+struct server;
+
+/* api_upload.c */
+int api_upload(struct http_req *req, struct http_reply *rep, struct server *srv);
+extern const struct route_stream api_upload_stream;
+/* api_download.c */
+int api_download(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_index(struct http_req *req, struct http_reply *rep, struct server *srv);
+/* "/": the upload page, or a redirect to "/<group>/" so relative links work */
+int api_root(struct http_req *req, struct http_reply *rep, struct server *srv);
+/* api_info.c */
+int api_get_file_info(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_check_file_exist(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_check_files_exist(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_stat(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_status(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_list_dir(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_search(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_healthz(struct http_req *req, struct http_reply *rep, struct server *srv);
+/* api_delete.c */
+int api_delete(struct http_req *req, struct http_reply *rep, struct server *srv);
+/* api_admin.c */
+int api_repair_fileinfo(struct http_req *req, struct http_reply *rep, struct server *srv);
+
+/* api_common.c: helpers the handlers share. */
+struct file_info;
+struct json_t;
+/* URL path of a record: "/<group>/<dir>/<disk name>" (no group without group management). */
+int api_url_path(const struct server *srv, const struct file_info *fi, char *out, size_t cap);
+/* go-fastdfs FileResult for an upload reply (url, md5, path, domain, scene, size, ...). */
+struct json_t *api_file_result(const struct server *srv, const struct http_req *req,
+                               const struct file_info *fi);
+/* Finds the record a request names by `md5` (content digest or path key) or `path` (a
+ * download path "/group1/..." or "files/..."). -ENOENT when unknown, ERR_PARAM when bad. */
+int api_lookup(struct server *srv, struct http_req *req, struct file_info *out);
+/* Relative path below files/ from a download-style path; validates it. */
+int api_rel_from_path(const struct server *srv, const char *path, char *out, size_t cap);

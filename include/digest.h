@@ -1,0 +1,23 @@
+/* Streaming MD5 / SHA-1 behind one interface (OpenSSL EVP is the only backend and is
+ * included only by digest.c). Output is lower-case hex. */
+#pragma once
+#include <stddef.h>
+
+enum digest_algo { DIGEST_MD5 = 0, DIGEST_SHA1 = 1 };
+
+#define DIGEST_HEX_MAX 41 /* sha1: 40 hex + NUL */
+
+struct digest; /* opaque */
+
+/* Returns NULL only on an OpenSSL failure (logged). */
+struct digest *digest_new(enum digest_algo algo);
+void digest_update(struct digest *d, const void *p, size_t n);
+/* Writes hex into out (>= DIGEST_HEX_MAX bytes); the digest can then only be freed. */
+void digest_final_hex(struct digest *d, char out[DIGEST_HEX_MAX]);
+void digest_free(struct digest *d);
+/* Hex length of the algorithm's output: 32 or 40. */
+size_t digest_hex_len(enum digest_algo algo);
+/* One-shot MD5 hex of a buffer (path keys are MD5 of a path string in go-fastdfs). */
+void digest_md5_hex(const void *p, size_t n, char out[DIGEST_HEX_MAX]);
+/* Fills out with n cryptographically random bytes; 0 or -EIO. */
+int digest_random(void *out, size_t n);

@@ -1,0 +1,47 @@
+/* The node: owns the configuration, the store, the index and the HTTP daemon, creates
+ * them in dependency order and tears them down in reverse. The context every handler gets. */
+#pragma once
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+#include "cfg.h"
+#include "digest.h"
+#include "http_router.h"
+
+#define SERVER_DIGEST_LOCKS 64
+
+struct store;
+struct meta;
+struct http_server;
+
+struct server {
+    struct cfg cfg;
+    char root[1024];          /* "" means the current directory */
+    char cfg_path[1200];
+    enum digest_algo algo;
+    struct store *store;
+    struct meta *meta;
+    struct http_router router;
+    struct http_server *http;
+    /* one lock per digest stripe: dedupe check and commit of one content are serialised */
+    pthread_mutex_t digest_locks[SERVER_DIGEST_LOCKS];
+    time_t started;
+    atomic_llong uploads, downloads, errors;
+};
+
+/* Loads cfg (generating it on first start), opens store and index. Does not listen. */
+int server_init(struct server *srv, const char *root, const char *cfg_path, char *err,
+                size_t errcap);
+/* Starts listening; returns once the daemon runs. */
+int server_start(struct server *srv);
+/* Stops accepting, lets in-flight requests finish (up to drain_ms), stops the daemon. */
+void server_stop(struct server *srv, int drain_ms);
+void server_fini(struct server *srv);
+
+/* Rebuilds the index from files/: returns the number of records written, or < 0. */
+long long server_rebuild_meta(struct server *srv);
+
+pthread_mutex_t *server_digest_lock(struct server *srv, const char *digest);
+/* "/group1" when group management is on, else "". */
+const char *server_group_prefix(const struct server *srv);

@@ -1,0 +1,53 @@
+/* The bytes on disk: files/<...> is the truth, data/tmp/ holds uploads in flight. Commits
+ * are durable (fsync file, rename without replacing, fsync directory) before they return.
+ * Knows nothing of HTTP or the index. Paths given here are relative to files/. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+struct store; /* opaque */
+
+struct store_tmp {
+    int fd;
+    char name[40];
+    uint64_t size;
+};
+
+/* Opens (creating) <root>/files and <root>/data/tmp and empties data/tmp (leftovers of a
+ * crash are never served and never committed). */
+int store_open(const char *root, struct store **out);
+void store_close(struct store *s);
+int store_files_fd(const struct store *s);
+
+int store_tmp_create(struct store *s, struct store_tmp *t);
+int store_tmp_write(struct store_tmp *t, const void *p, size_t n);
+/* Closes and unlinks; safe on a tmp that was never created (fd < 0). */
+void store_tmp_discard(struct store *s, struct store_tmp *t);
+/* Makes the temp file durable and moves it to <dir>/<name> (creating dir), never replacing
+ * an existing file: returns -EEXIST then, leaving the temp in place. On success the temp
+ * is consumed (fd closed). */
+int store_tmp_commit(struct store *s, struct store_tmp *t, const char *dir, const char *name);
+/* Hard-links an existing stored file to <dir>/<name> durably (dedupe across scenes);
+ * -EEXIST when the target exists. */
+int store_link(struct store *s, const char *src_rel, const char *dir, const char *name);
+int store_unlink(struct store *s, const char *rel);
+/* Opens a stored regular file or directory for reading; fills st. */
+int store_open_read(struct store *s, const char *rel, int *fd, struct stat *st);
+int store_stat(struct store *s, const char *rel, struct stat *st);
+
+/* What the bytes cannot tell (original name, scene, upload time) is kept with them as an
+ * extended attribute holding the record's JSON, so an index rebuild recovers it. Set on the
+ * temp file before the commit, so its fsync covers it. Best effort: -ENOTSUP on
+ * filesystems without user xattrs. */
+int store_tmp_set_info(struct store_tmp *t, const char *json, size_t len);
+/* Reads it back for a stored file into out (NUL-terminated); -ENODATA when absent. */
+int store_get_info(struct store *s, const char *rel, char *out, size_t outcap);
+
+/* Calls cb for every regular file below files/ (not following symlinks, skipping the
+ * go-fastdfs work dirs _tmp and _big); dir is relative to files/. Stops on a non-zero
+ * return and returns it. Depth-bounded. */
+typedef int (*store_walk_fn)(void *ctx, const char *dir, const char *name,
+                             const struct stat *st);
+int store_walk(struct store *s, store_walk_fn cb, void *ctx);

@@ -1,0 +1,75 @@
+/* /<group>/delete by `path` (that one stored path) or `md5` (every path holding that
+ * content). Paths are removed one at a time under the content's lock, so a hard-linked
+ * copy in another scene keeps its bytes until its own path is deleted. */
+#include "api.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "errcode.h"
+#include "fileinfo.h"
+#include "http_reply.h"
+#include "log.h"
+#include "meta.h"
+#include "server.h"
+#include "store.h"
+
+#define DELETE_BATCH 16
+
+static int delete_one(struct server *srv, const struct file_info *fi)
+{
+    char rel[PATH_MAX_REL + 8];
+    int rc = fileinfo_rel(fi, rel, sizeof rel);
+    if (rc)
+        return rc;
+    /* index first: a crash in between leaves an unindexed file (repairable), never an
+     * index entry that points at nothing */
+    rc = meta_del(srv->meta, fi);
+    if (rc)
+        return rc;
+    rc = store_unlink(srv->store, rel);
+    if (rc == -ENOENT)
+        rc = 0;
+    if (rc)
+        log_error("delete", "cannot remove %s: %d", rel, rc);
+    return rc;
+}
+
+static int delete_all(struct server *srv, const char *digest)
+{
+    struct file_info all[DELETE_BATCH];
+    /* bounded rounds: each removes up to DELETE_BATCH paths of the content */
+    for (int round = 0; round < 1000; round++) {
+        int n = meta_find_digest(srv->meta, digest, all, DELETE_BATCH);
+        if (n <= 0)
+            return n;
+        for (int i = 0; i < n; i++) {
+            int rc = delete_one(srv, &all[i]);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int api_delete(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    struct file_info fi;
+    int rc = api_lookup(srv, req, &fi);
+    if (rc)
+        return rc;
+    const char *md5 = http_req_arg(req, "md5");
+    /* md5= naming the content removes every path of it; a path key or path= removes one */
+    bool whole = md5 && *md5 && strcasecmp(md5, fi.md5) == 0;
+    pthread_mutex_t *lk = server_digest_lock(srv, fi.md5);
+    pthread_mutex_lock(lk);
+    rc = whole ? delete_all(srv, fi.md5) : delete_one(srv, &fi);
+    pthread_mutex_unlock(lk);
+    if (rc)
+        return rc;
+    http_reply_ok(rep, NULL, "remove success");
+    return 0;
+}

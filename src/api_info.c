@@ -1,0 +1,259 @@
+/* Read-only endpoints over the index and the store: get_file_info, check_file_exist(s),
+ * stat, status, list_dir, search and healthz, with go-fastdfs's field names. */
+#include "api.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "build_info.h"
+#include "errcode.h"
+#include "fileinfo.h"
+#include "http_reply.h"
+#include "http_server.h"
+#include "meta.h"
+#include "path.h"
+#include "server.h"
+#include "store.h"
+
+#define SEARCH_MAX 100
+#define LIST_MAX 10000
+#define CHECK_MANY_MAX 1000
+
+static bool live(struct server *srv, const struct file_info *fi)
+{
+    char rel[PATH_MAX_REL + 8];
+    struct stat st;
+    return fileinfo_rel(fi, rel, sizeof rel) == 0 && store_stat(srv->store, rel, &st) == 0 &&
+           S_ISREG(st.st_mode);
+}
+
+int api_get_file_info(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    struct file_info fi;
+    int rc = api_lookup(srv, req, &fi);
+    if (rc)
+        return rc;
+    http_reply_ok(rep, fileinfo_to_json(&fi), "");
+    return 0;
+}
+
+int api_check_file_exist(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    struct file_info fi;
+    int rc = api_lookup(srv, req, &fi);
+    if (rc)
+        return rc;
+    if (!live(srv, &fi))
+        return -ENOENT;
+    http_reply_json_compact(rep, 200, fileinfo_to_json(&fi));
+    return 0;
+}
+
+int api_check_files_exist(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    const char *list = http_req_arg(req, "md5s");
+    if (!list || !*list) {
+        snprintf(req->errmsg, sizeof req->errmsg, "md5s is required");
+        return ERR_PARAM;
+    }
+    json_t *arr = json_array();
+    const char *p = list;
+    int n = 0;
+    while (*p && n < CHECK_MANY_MAX) {
+        const char *comma = strchr(p, ',');
+        size_t l = comma ? (size_t)(comma - p) : strlen(p);
+        char one[DIGEST_HEX_MAX];
+        if (l > 0 && l < sizeof one) {
+            memcpy(one, p, l);
+            one[l] = '\0';
+            struct file_info fi;
+            if (meta_find_digest(srv->meta, one, &fi, 1) == 1 && live(srv, &fi))
+                json_array_append_new(arr, fileinfo_to_json(&fi));
+        }
+        n++;
+        p = comma ? comma + 1 : p + l;
+    }
+    http_reply_ok(rep, arr, "");
+    return 0;
+}
+
+struct stat_ctx {
+    json_t *rows;
+    long long count, bytes;
+};
+
+static int stat_day(void *ctx, const char *day, long long count, long long bytes)
+{
+    struct stat_ctx *s = ctx;
+    json_t *row = json_object();
+    json_object_set_new(row, "date", json_string(day));
+    json_object_set_new(row, "fileCount", json_integer(count));
+    json_object_set_new(row, "totalSize", json_integer(bytes));
+    json_array_append_new(s->rows, row);
+    s->count += count;
+    s->bytes += bytes;
+    return 0;
+}
+
+int api_stat(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    (void)req;
+    struct stat_ctx s = {json_array(), 0, 0};
+    int rc = meta_scan_days(srv->meta, stat_day, &s);
+    if (rc < 0) {
+        json_decref(s.rows);
+        return rc;
+    }
+    json_t *all = json_object();
+    json_object_set_new(all, "date", json_string("all"));
+    json_object_set_new(all, "fileCount", json_integer(s.count));
+    json_object_set_new(all, "totalSize", json_integer(s.bytes));
+    json_array_append_new(s.rows, all);
+    http_reply_ok(rep, s.rows, "");
+    return 0;
+}
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "re");
+    long pages = 0, rss = 0;
+    if (!f)
+        return 0;
+    if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+        rss = 0;
+    fclose(f);
+    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+int api_status(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    (void)req;
+    json_t *d = json_object();
+    json_object_set_new(d, "Fs.Local", json_string(srv->cfg.host ? srv->cfg.host : ""));
+    json_t *peers = json_array();
+    for (size_t i = 0; i < srv->cfg.peers.n; i++)
+        json_array_append_new(peers, json_string(srv->cfg.peers.v[i]));
+    json_object_set_new(d, "Fs.Peers", peers);
+    json_object_set_new(d, "Fs.Group", json_string(srv->cfg.group));
+    json_object_set_new(d, "Fs.ShowDir", json_boolean(srv->cfg.show_dir));
+    json_object_set_new(d, "Fs.AutoRepair", json_boolean(srv->cfg.auto_repair));
+    json_object_set_new(d, "Fs.RefreshInterval", json_integer(srv->cfg.refresh_interval));
+    json_object_set_new(d, "Fs.Version", json_string(FS_VERSION));
+    json_object_set_new(d, "Fs.Uptime", json_integer((json_int_t)(time(NULL) - srv->started)));
+    json_object_set_new(d, "Fs.Uploads", json_integer(atomic_load(&srv->uploads)));
+    json_object_set_new(d, "Fs.Downloads", json_integer(atomic_load(&srv->downloads)));
+    json_object_set_new(d, "Fs.Errors", json_integer(atomic_load(&srv->errors)));
+    json_object_set_new(d, "Fs.InFlight", json_integer(http_server_inflight(srv->http)));
+    json_object_set_new(d, "Sys.NumCpu", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
+    json_object_set_new(d, "Sys.RssKiB", json_integer(rss_kib()));
+    struct statvfs vf;
+    if (fstatvfs(store_files_fd(srv->store), &vf) == 0) {
+        json_t *disk = json_object();
+        unsigned long long total = (unsigned long long)vf.f_blocks * vf.f_frsize;
+        unsigned long long avail = (unsigned long long)vf.f_bavail * vf.f_frsize;
+        json_object_set_new(disk, "total", json_integer((json_int_t)total));
+        json_object_set_new(disk, "free", json_integer((json_int_t)avail));
+        json_object_set_new(disk, "used", json_integer((json_int_t)(total - avail)));
+        json_object_set_new(d, "Sys.DiskInfo", disk);
+    }
+    http_reply_ok(rep, d, "");
+    return 0;
+}
+
+int api_healthz(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    (void)req;
+    (void)srv;
+    http_reply_ok(rep, NULL, "ok");
+    return 0;
+}
+
+int api_list_dir(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    const char *dir = http_req_arg(req, "dir");
+    char rel[PATH_MAX_REL + 1];
+    if (path_normalize_rel(dir ? dir : "", true, rel, sizeof rel) < 0) {
+        snprintf(req->errmsg, sizeof req->errmsg, "dir not allowed");
+        return ERR_BADPATH;
+    }
+    int fd;
+    struct stat st;
+    int rc = store_open_read(srv->store, rel, &fd, &st);
+    if (rc < 0)
+        return rc == -ELOOP ? -ENOENT : rc;
+    if (!S_ISDIR(st.st_mode)) {
+        close(fd);
+        snprintf(req->errmsg, sizeof req->errmsg, "not a directory");
+        return ERR_PARAM;
+    }
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -errno;
+    }
+    json_t *arr = json_array();
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) && n < LIST_MAX) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (!*rel && (strcmp(e->d_name, "_tmp") == 0 || strcmp(e->d_name, "_big") == 0))
+            continue;
+        struct stat es;
+        if (fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        char child[PATH_MAX_REL + PATH_MAX_NAME + 16], key[DIGEST_HEX_MAX];
+        snprintf(child, sizeof child, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+        fileinfo_path_key_rel(child, key);
+        json_t *o = json_object();
+        json_t *name = json_string(e->d_name);
+        json_object_set_new(o, "name", name ? name : json_string("?"));
+        json_object_set_new(o, "md5", json_string(key));
+        json_object_set_new(o, "path", json_string(rel));
+        json_object_set_new(o, "size", json_integer(es.st_size));
+        json_object_set_new(o, "mtime", json_integer(es.st_mtime));
+        json_object_set_new(o, "is_dir", json_boolean(S_ISDIR(es.st_mode)));
+        json_array_append_new(arr, o);
+        n++;
+    }
+    closedir(d);
+    http_reply_ok(rep, arr, "");
+    return 0;
+}
+
+struct search_ctx {
+    const char *kw;
+    json_t *arr;
+    int n;
+};
+
+static int search_cb(void *ctx, const struct file_info *fi)
+{
+    struct search_ctx *s = ctx;
+    if (*s->kw && !strstr(fi->name, s->kw))
+        return 0;
+    json_array_append_new(s->arr, fileinfo_to_json(fi));
+    return ++s->n >= SEARCH_MAX ? 1 : 0;
+}
+
+int api_search(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    const char *kw = http_req_arg(req, "kw");
+    struct search_ctx s = {kw ? kw : "", json_array(), 0};
+    int rc = meta_scan(srv->meta, search_cb, &s);
+    if (rc < 0) {
+        json_decref(s.arr);
+        return rc;
+    }
+    http_reply_ok(rep, s.arr, "");
+    return 0;
+}

@@ -1,0 +1,456 @@
+/* POST /<group>/upload: the multipart body streams through the parser; the `file` part goes
+ * to a temp file while it is hashed (never re-read), other fields become arguments. At the
+ * end the name and directory are decided, duplicates resolved under a per-digest lock, the
+ * file committed durably and indexed, and only then is the reply sent.
+ * GET /<group>/upload?md5= is go-fastdfs's "instant upload" lookup. */
+#include "api.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "buf.h"
+#include "digest.h"
+#include "errcode.h"
+#include "fileinfo.h"
+#include "http_reply.h"
+#include "log.h"
+#include "meta.h"
+#include "multipart.h"
+#include "path.h"
+#include "server.h"
+#include "store.h"
+#include "strparse.h"
+#include "xalloc.h"
+
+#define FIELD_MAX 4096
+#define COLLISION_TRIES 100
+#define DUPS_MAX 16
+
+enum part_kind { PART_NONE, PART_FILE, PART_FIELD, PART_SKIP };
+
+struct upload {
+    struct server *srv;
+    struct http_req *req;
+    struct multipart *mp;
+    struct digest *dg;
+    struct store_tmp tmp;
+    enum part_kind cur;
+    bool got_file;
+    uint64_t max;
+    char upname[1024];
+    char field[256];
+    struct buf fval;
+};
+
+static int part_begin(void *ctx, const struct multipart_part *p)
+{
+    struct upload *u = ctx;
+    if (strcmp(p->name, "file") == 0 && p->has_filename && !u->got_file) {
+        int rc = store_tmp_create(u->srv->store, &u->tmp);
+        if (rc < 0)
+            return rc;
+        u->dg = digest_new(u->srv->algo);
+        if (!u->dg)
+            return -EIO;
+        snprintf(u->upname, sizeof u->upname, "%s", p->filename);
+        u->cur = PART_FILE;
+        u->got_file = true;
+    } else if (p->has_filename) {
+        u->cur = PART_SKIP; /* only the first file part counts, as in go-fastdfs */
+    } else {
+        snprintf(u->field, sizeof u->field, "%s", p->name);
+        buf_reset(&u->fval);
+        u->cur = PART_FIELD;
+    }
+    return 0;
+}
+
+static int part_data(void *ctx, const char *d, size_t n)
+{
+    struct upload *u = ctx;
+    switch (u->cur) {
+    case PART_FILE:
+        if (u->max && u->tmp.size + n > u->max)
+            return ERR_TOOBIG;
+        digest_update(u->dg, d, n);
+        return store_tmp_write(&u->tmp, d, n);
+    case PART_FIELD:
+        if (buf_append(&u->fval, d, n) < 0) {
+            snprintf(u->req->errmsg, sizeof u->req->errmsg, "form field '%.200s' too long",
+                     u->field);
+            return ERR_PARAM;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int part_end(void *ctx)
+{
+    struct upload *u = ctx;
+    int rc = 0;
+    if (u->cur == PART_FIELD)
+        rc = http_req_add_arg(u->req, u->field, strlen(u->field),
+                              u->fval.data ? u->fval.data : "", u->fval.len);
+    u->cur = PART_NONE;
+    return rc < 0 ? ERR_PARAM : 0;
+}
+
+static const struct multipart_callbacks upload_cb = {part_begin, part_data, part_end};
+
+static int upload_begin(struct http_req *req, struct server *srv)
+{
+    if (srv->cfg.read_only)
+        return ERR_READONLY;
+    uint64_t max = srv->cfg.max_upload_size > 0 ? (uint64_t)srv->cfg.max_upload_size : 0;
+    if (max && req->has_length && req->content_length > max + 64 * 1024) {
+        snprintf(req->errmsg, sizeof req->errmsg, "upload larger than max_upload_size (%llu)",
+                 (unsigned long long)max);
+        return ERR_TOOBIG;
+    }
+    const char *ct = http_req_header(req, "Content-Type");
+    char boundary[MULTIPART_BOUNDARY_MAX + 1];
+    if (!ct || multipart_boundary(ct, boundary, sizeof boundary) < 0) {
+        snprintf(req->errmsg, sizeof req->errmsg,
+                 "upload must be multipart/form-data with a boundary");
+        return ERR_MULTIPART;
+    }
+    struct upload *u = xcalloc(1, sizeof *u);
+    u->srv = srv;
+    u->req = req;
+    u->tmp.fd = -1;
+    u->max = max;
+    buf_init(&u->fval, FIELD_MAX);
+    u->mp = multipart_new(boundary, &upload_cb, u);
+    req->state = u;
+    return 0;
+}
+
+static int upload_data(struct http_req *req, const char *p, size_t n)
+{
+    struct upload *u = req->state;
+    return multipart_feed(u->mp, p, n);
+}
+
+static void upload_cleanup(struct http_req *req)
+{
+    struct upload *u = req->state;
+    if (!u)
+        return;
+    store_tmp_discard(u->srv->store, &u->tmp);
+    if (u->dg)
+        digest_free(u->dg);
+    multipart_free(u->mp);
+    buf_fini(&u->fval);
+    free(u);
+    req->state = NULL;
+}
+
+const struct route_stream api_upload_stream = {upload_begin, upload_data, upload_cleanup};
+
+/* ---- deciding where the file goes ---- */
+
+static bool ext_allowed(const struct server *srv, const char *name)
+{
+    if (srv->cfg.extensions.n == 0)
+        return true;
+    char ext[64];
+    path_extension(name, ext, sizeof ext);
+    for (size_t i = 0; i < srv->cfg.extensions.n; i++)
+        if (strcmp(srv->cfg.extensions.v[i], ext) == 0)
+            return true;
+    return false;
+}
+
+static int resolve_scene(struct server *srv, struct http_req *req, char *out, size_t cap)
+{
+    const char *scene = http_req_arg(req, "scene");
+    if (!scene || !*scene)
+        scene = http_req_arg(req, "scenes"); /* accepted by go-fastdfs for compatibility */
+    if (!scene || !*scene)
+        scene = srv->cfg.default_scene;
+    if (path_check_name(scene) < 0 || strlen(scene) >= cap) {
+        snprintf(req->errmsg, sizeof req->errmsg, "scene is not a valid name");
+        return ERR_SCENE;
+    }
+    if (srv->cfg.scenes.n) {
+        bool ok = false;
+        for (size_t i = 0; i < srv->cfg.scenes.n && !ok; i++) {
+            const char *s = srv->cfg.scenes.v[i];
+            const char *colon = strchr(s, ':');
+            size_t l = colon ? (size_t)(colon - s) : strlen(s);
+            ok = strlen(scene) == l && strncmp(s, scene, l) == 0;
+        }
+        if (!ok) {
+            snprintf(req->errmsg, sizeof req->errmsg, "not valid scene");
+            return ERR_SCENE;
+        }
+    }
+    snprintf(out, cap, "%s", scene);
+    return 0;
+}
+
+/* Fills name/rename/path/scene of fi from the form; digest, size, time already set. */
+static int decide_place(struct server *srv, struct http_req *req, struct upload *u,
+                        struct file_info *fi, char *dir, size_t dircap)
+{
+    int rc = resolve_scene(srv, req, fi->scene, sizeof fi->scene);
+    if (rc)
+        return rc;
+
+    char name[1024];
+    snprintf(name, sizeof name, "%s", path_basename(u->upname));
+    if (srv->cfg.enable_trim_file_name_special_char)
+        path_trim_special(name);
+    if (name[0] == '\0') {
+        /* a name made only of special characters: fall back to the digest */
+        char ext[64];
+        path_extension(u->upname, ext, sizeof ext);
+        snprintf(name, sizeof name, "%s", fi->md5);
+    }
+    if (strlen(name) > PATH_MAX_NAME || path_check_name(name) < 0) {
+        snprintf(req->errmsg, sizeof req->errmsg, "file name not allowed");
+        return ERR_BADPATH;
+    }
+    if (!ext_allowed(srv, name)) {
+        snprintf(req->errmsg, sizeof req->errmsg, "(error)file extension mismatch");
+        return ERR_EXTENSION;
+    }
+    memcpy(fi->name, name, strlen(name) + 1);
+
+    const char *filename = http_req_arg(req, "filename");
+    if (filename && *filename) {
+        if (path_check_name(filename) < 0) {
+            snprintf(req->errmsg, sizeof req->errmsg, "filename not allowed");
+            return ERR_BADPATH;
+        }
+        if (!ext_allowed(srv, filename)) {
+            snprintf(req->errmsg, sizeof req->errmsg, "(error)file extension mismatch");
+            return ERR_EXTENSION;
+        }
+        if (strcmp(filename, fi->name) != 0)
+            snprintf(fi->rename, sizeof fi->rename, "%s", filename);
+    }
+    if (srv->cfg.rename_file) {
+        unsigned char rnd[16];
+        char ext[64];
+        if (digest_random(rnd, sizeof rnd) < 0)
+            return -EIO;
+        char hex[DIGEST_HEX_MAX];
+        digest_md5_hex(rnd, sizeof rnd, hex);
+        path_extension(fi->name, ext, sizeof ext);
+        snprintf(fi->rename, sizeof fi->rename, "%s%s", hex, ext);
+    }
+
+    const char *cpath = http_req_arg(req, "path");
+    if (srv->cfg.enable_custom_path && cpath && *cpath) {
+        if (path_normalize_rel(cpath, false, dir, dircap) < 0) {
+            snprintf(req->errmsg, sizeof req->errmsg, "path not allowed");
+            return ERR_BADPATH;
+        }
+    } else {
+        char dates[32];
+        path_date_dirs((time_t)fi->timestamp, dates, sizeof dates);
+        int n = snprintf(dir, dircap, "%s/%s/%s", fi->scene, dates, srv->cfg.peer_id);
+        if (n < 0 || (size_t)n >= dircap)
+            return ERR_BADPATH;
+    }
+    int n = snprintf(fi->path, sizeof fi->path, "files/%s", dir);
+    return (n < 0 || (size_t)n >= sizeof fi->path) ? ERR_BADPATH : 0;
+}
+
+/* Does the record's file still exist with the recorded size? */
+static bool record_live(struct server *srv, const struct file_info *fi)
+{
+    char rel[PATH_MAX_REL + 8];
+    struct stat st;
+    if (fileinfo_rel(fi, rel, sizeof rel) < 0 || store_stat(srv->store, rel, &st) < 0)
+        return false;
+    return S_ISREG(st.st_mode) && st.st_size == fi->size;
+}
+
+/* Moves the temp file (or a hard link to an existing copy) to dir/<name>; on a name taken
+ * by other content tries "<i>_<name>" like go-fastdfs, never replacing anything. */
+static int place_file(struct server *srv, struct upload *u, struct file_info *fi,
+                      const char *dir, const char *link_src)
+{
+    char base[PATH_MAX_NAME + 1], cand[PATH_MAX_NAME + 1];
+    snprintf(base, sizeof base, "%s", fileinfo_disk_name(fi));
+    snprintf(cand, sizeof cand, "%s", base);
+    for (int i = 0; i <= COLLISION_TRIES; i++) {
+        int rc = link_src ? store_link(srv->store, link_src, dir, cand)
+                          : store_tmp_commit(srv->store, &u->tmp, dir, cand);
+        if (rc == 0) {
+            if (strcmp(cand, fi->name) != 0)
+                snprintf(fi->rename, sizeof fi->rename, "%s", cand);
+            return 0;
+        }
+        if (rc != -EEXIST)
+            return rc;
+        /* the name is taken: if it holds a record of the same content, that is our file */
+        struct file_info other;
+        char rel[PATH_MAX_REL + 8], pk[DIGEST_HEX_MAX];
+        snprintf(rel, sizeof rel, "%s/%s", dir, cand);
+        fileinfo_path_key_rel(rel, pk);
+        if (meta_get_path(srv->meta, pk, &other) == 0 && strcmp(other.md5, fi->md5) == 0 &&
+            record_live(srv, &other)) {
+            *fi = other;
+            return 1;
+        }
+        int n = snprintf(cand, sizeof cand, "%d_%s", i, base);
+        if (n < 0 || (size_t)n >= sizeof cand)
+            return ERR_CONFLICT;
+    }
+    return ERR_CONFLICT;
+}
+
+static int commit_upload(struct server *srv, struct http_req *req, struct upload *u,
+                         struct file_info *fi, const char *dir)
+{
+    struct file_info dups[DUPS_MAX];
+    const char *link_src = NULL;
+    char src_rel[PATH_MAX_REL + 8];
+    int ndup = 0;
+    if (srv->cfg.enable_distinct_file) {
+        ndup = meta_find_digest(srv->meta, fi->md5, dups, DUPS_MAX);
+        if (ndup < 0)
+            return ndup;
+    }
+    for (int i = 0; i < ndup; i++) {
+        if (!record_live(srv, &dups[i])) {
+            /* an index entry whose bytes are gone must not swallow this upload */
+            log_warn("upload", "dropping stale record %s/%s", dups[i].path,
+                     fileinfo_disk_name(&dups[i]));
+            meta_del(srv->meta, &dups[i]);
+            continue;
+        }
+        if (strcmp(dups[i].scene, fi->scene) == 0) {
+            *fi = dups[i];
+            return 1; /* same content, same scene: go-fastdfs answers with the first record */
+        }
+        if (!link_src && fileinfo_rel(&dups[i], src_rel, sizeof src_rel) == 0)
+            link_src = src_rel; /* other scene: its own path, but one copy of the bytes */
+    }
+    size_t tl;
+    char *info = fileinfo_to_text(fi, &tl);
+    if (info && !link_src)
+        store_tmp_set_info(&u->tmp, info, tl);
+    free(info);
+    int rc = place_file(srv, u, fi, dir, link_src);
+    if (rc == 1)
+        return 1;
+    if (rc < 0) {
+        if (rc == ERR_CONFLICT)
+            snprintf(req->errmsg, sizeof req->errmsg, "too many files named '%.200s' here",
+                     fi->name);
+        return rc;
+    }
+    return meta_put(srv->meta, fi);
+}
+
+static int reply_result(struct server *srv, struct http_req *req, struct http_reply *rep,
+                        const struct file_info *fi, const char *output)
+{
+    json_t *res = api_file_result(srv, req, fi);
+    if (strcmp(output, "json") == 0) {
+        http_reply_json(rep, 200, res);
+    } else if (strcmp(output, "json2") == 0) {
+        http_reply_ok(rep, res, "");
+    } else {
+        const char *url = json_string_value(json_object_get(res, "url"));
+        http_reply_text(rep, 200, url ? url : "");
+        json_decref(res);
+    }
+    return 0;
+}
+
+static int check_output(struct http_req *req, const char **output)
+{
+    const char *o = http_req_arg(req, "output");
+    if (!o || !*o)
+        o = "text";
+    if (strcmp(o, "text") && strcmp(o, "json") && strcmp(o, "json2")) {
+        snprintf(req->errmsg, sizeof req->errmsg, "output just support json or text or json2");
+        return ERR_PARAM;
+    }
+    *output = o;
+    return 0;
+}
+
+/* GET ?md5=: the record's URL when the content is already stored. */
+static int instant_upload(struct server *srv, struct http_req *req, struct http_reply *rep)
+{
+    const char *output;
+    int rc = check_output(req, &output);
+    if (rc)
+        return rc;
+    const char *md5 = http_req_arg(req, "md5");
+    if (!md5 || !*md5) {
+        snprintf(req->errmsg, sizeof req->errmsg,
+                 "md5 is required for an instant upload; upload files with POST");
+        return ERR_PARAM;
+    }
+    struct file_info fi;
+    rc = api_lookup(srv, req, &fi);
+    if (rc == 0 && !record_live(srv, &fi))
+        rc = -ENOENT;
+    if (rc)
+        return rc;
+    return reply_result(srv, req, rep, &fi, output);
+}
+
+int api_upload(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    if (req->method == HTTP_GET || req->method == HTTP_HEAD)
+        return instant_upload(srv, req, rep);
+    struct upload *u = req->state;
+    if (!u)
+        return ERR_MULTIPART;
+    int rc = multipart_finish(u->mp);
+    if (rc) {
+        snprintf(req->errmsg, sizeof req->errmsg, "multipart body is incomplete or malformed");
+        return rc;
+    }
+    if (!u->got_file)
+        return ERR_NOFILE;
+    const char *output;
+    if ((rc = check_output(req, &output)))
+        return rc;
+
+    struct file_info fi;
+    fileinfo_init(&fi);
+    digest_final_hex(u->dg, fi.md5);
+    digest_free(u->dg);
+    u->dg = NULL;
+    fi.size = (int64_t)u->tmp.size;
+    fi.timestamp = (int64_t)time(NULL);
+    if (fi.size == 0)
+        return ERR_EMPTY;
+    const char *want = http_req_arg(req, "md5");
+    if (want && *want && !strparse_ieq(want, fi.md5)) {
+        snprintf(req->errmsg, sizeof req->errmsg, "md5 mismatch: content is %s", fi.md5);
+        return ERR_DIGEST;
+    }
+    if (srv->cfg.host && fileinfo_add_peer(&fi, srv->cfg.host) < 0)
+        log_warn("upload", "host too long to record as a peer");
+
+    char dir[PATH_MAX_REL + 1];
+    if ((rc = decide_place(srv, req, u, &fi, dir, sizeof dir)))
+        return rc;
+
+    pthread_mutex_t *lk = server_digest_lock(srv, fi.md5);
+    pthread_mutex_lock(lk);
+    rc = commit_upload(srv, req, u, &fi, dir);
+    pthread_mutex_unlock(lk);
+    if (rc < 0)
+        return rc;
+    atomic_fetch_add(&srv->uploads, 1);
+    return reply_result(srv, req, rep, &fi, output);
+}

@@ -1,0 +1,165 @@
+/* The FileInfo record and its JSON, field for field as go-fastdfs stores it, so records can
+ * travel between our nodes and be read by its clients. Parsing validates every field a
+ * peer or an old index could have filled with something hostile. */
+#include "fileinfo.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errcode.h"
+#include "strparse.h"
+
+void fileinfo_init(struct file_info *fi)
+{
+    memset(fi, 0, sizeof *fi);
+    fi->offset = -1;
+}
+
+const char *fileinfo_disk_name(const struct file_info *fi)
+{
+    return fi->rename[0] ? fi->rename : fi->name;
+}
+
+int fileinfo_rel(const struct file_info *fi, char *out, size_t outcap)
+{
+    const char *dir = fi->path;
+    if (strncmp(dir, "files/", 6) == 0)
+        dir += 6;
+    else if (strcmp(dir, "files") == 0)
+        dir = "";
+    int n = snprintf(out, outcap, "%s%s%s", dir, *dir ? "/" : "", fileinfo_disk_name(fi));
+    return (n < 0 || (size_t)n >= outcap) ? ERR_BADPATH : 0;
+}
+
+void fileinfo_path_key_rel(const char *rel, char out[DIGEST_HEX_MAX])
+{
+    char full[PATH_MAX_REL + 16];
+    int n = snprintf(full, sizeof full, "files/%s", rel);
+    if (n < 0 || (size_t)n >= sizeof full)
+        n = (int)sizeof full - 1;
+    digest_md5_hex(full, (size_t)n, out);
+}
+
+void fileinfo_path_key(const struct file_info *fi, char out[DIGEST_HEX_MAX])
+{
+    char rel[PATH_MAX_REL + 8];
+    if (fileinfo_rel(fi, rel, sizeof rel) < 0)
+        rel[0] = '\0';
+    fileinfo_path_key_rel(rel, out);
+}
+
+int fileinfo_add_peer(struct file_info *fi, const char *peer)
+{
+    for (size_t i = 0; i < fi->npeers; i++)
+        if (strcmp(fi->peers[i], peer) == 0)
+            return 0;
+    if (fi->npeers >= FILEINFO_PEERS_MAX || strlen(peer) >= FILEINFO_URL_MAX)
+        return ERR_PARAM;
+    snprintf(fi->peers[fi->npeers++], FILEINFO_URL_MAX, "%s", peer);
+    return 0;
+}
+
+json_t *fileinfo_to_json(const struct file_info *fi)
+{
+    json_t *o = json_object();
+    json_t *peers = json_array();
+    for (size_t i = 0; i < fi->npeers; i++)
+        json_array_append_new(peers, json_string(fi->peers[i]));
+    json_object_set_new(o, "name", json_string(fi->name));
+    json_object_set_new(o, "rename", json_string(fi->rename));
+    json_object_set_new(o, "path", json_string(fi->path));
+    json_object_set_new(o, "md5", json_string(fi->md5));
+    json_object_set_new(o, "size", json_integer(fi->size));
+    json_object_set_new(o, "peers", peers);
+    json_object_set_new(o, "scene", json_string(fi->scene));
+    json_object_set_new(o, "timeStamp", json_integer(fi->timestamp));
+    json_object_set_new(o, "offset", json_integer(fi->offset));
+    return o;
+}
+
+char *fileinfo_to_text(const struct file_info *fi, size_t *len)
+{
+    json_t *o = fileinfo_to_json(fi);
+    /* JSON_PRESERVE_ORDER keeps go-fastdfs's struct field order */
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (s && len)
+        *len = strlen(s);
+    return s;
+}
+
+static int get_str(json_t *o, const char *key, char *out, size_t cap)
+{
+    json_t *v = json_object_get(o, key);
+    out[0] = '\0';
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || json_string_length(v) >= cap)
+        return ERR_BADREQ;
+    memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    if (strlen(out) != json_string_length(v))
+        return ERR_BADREQ; /* embedded NUL */
+    return 0;
+}
+
+static int get_int(json_t *o, const char *key, int64_t *out)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (json_is_integer(v))
+        *out = json_integer_value(v);
+    else if (json_is_real(v)) /* go-fastdfs round-trips numbers through float64 */
+        *out = (int64_t)json_real_value(v);
+    else
+        return ERR_BADREQ;
+    return 0;
+}
+
+int fileinfo_from_text(struct file_info *fi, const char *text, size_t len)
+{
+    fileinfo_init(fi);
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        return ERR_BADREQ;
+    }
+    int rc = 0;
+    rc = rc ? rc : get_str(o, "name", fi->name, sizeof fi->name);
+    rc = rc ? rc : get_str(o, "rename", fi->rename, sizeof fi->rename);
+    rc = rc ? rc : get_str(o, "path", fi->path, sizeof fi->path);
+    rc = rc ? rc : get_str(o, "md5", fi->md5, sizeof fi->md5);
+    rc = rc ? rc : get_str(o, "scene", fi->scene, sizeof fi->scene);
+    rc = rc ? rc : get_int(o, "size", &fi->size);
+    rc = rc ? rc : get_int(o, "timeStamp", &fi->timestamp);
+    rc = rc ? rc : get_int(o, "offset", &fi->offset);
+    json_t *peers = json_object_get(o, "peers");
+    if (rc == 0 && peers && json_is_array(peers)) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(peers, i, p) {
+            if (!json_is_string(p) || fileinfo_add_peer(fi, json_string_value(p)) < 0) {
+                rc = ERR_BADREQ;
+                break;
+            }
+        }
+    }
+    json_decref(o);
+    if (rc)
+        return rc;
+    /* a record decides where bytes are written: confine it */
+    if (fi->size < 0 || (fi->name[0] && path_check_name(fi->name) < 0) ||
+        (fi->rename[0] && path_check_name(fi->rename) < 0))
+        return ERR_BADREQ;
+    if (fi->path[0]) {
+        char norm[PATH_MAX_REL + 8];
+        if (strncmp(fi->path, "files", 5) != 0 || (fi->path[5] != '/' && fi->path[5] != '\0') ||
+            path_normalize_rel(fi->path, false, norm, sizeof norm) < 0)
+            return ERR_BADREQ;
+    }
+    if (fi->md5[0] && !strparse_is_hex(fi->md5, 32) && !strparse_is_hex(fi->md5, 40))
+        return ERR_BADREQ;
+    return 0;
+}

@@ -1,0 +1,321 @@
+/* The metadata index on LevelDB, and the only file that includes <leveldb/c.h>. Each change
+ * is one synced WriteBatch, so a record and its digest/day index entries appear together
+ * and are durable on return; LevelDB groups concurrent synced writers into one log flush. */
+#include "meta.h"
+
+#include <errno.h>
+#include <leveldb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "errcode.h"
+#include "log.h"
+#include "path.h"
+#include "xalloc.h"
+
+#define KEY_MAX 160
+
+struct meta {
+    leveldb_t *db;
+    leveldb_options_t *opts;
+    leveldb_readoptions_t *ropts;
+    leveldb_writeoptions_t *wsync;
+    leveldb_cache_t *cache;
+    leveldb_filterpolicy_t *bloom;
+};
+
+int meta_open(const char *dir, struct meta **out)
+{
+    char *err = NULL;
+    struct meta *m = xcalloc(1, sizeof *m);
+    m->opts = leveldb_options_create();
+    leveldb_options_set_create_if_missing(m->opts, 1);
+    leveldb_options_set_compression(m->opts, leveldb_snappy_compression);
+    m->cache = leveldb_cache_create_lru(8 << 20);
+    leveldb_options_set_cache(m->opts, m->cache);
+    m->bloom = leveldb_filterpolicy_create_bloom(10);
+    leveldb_options_set_filter_policy(m->opts, m->bloom);
+    leveldb_options_set_max_open_files(m->opts, 256);
+    m->db = leveldb_open(m->opts, dir, &err);
+    if (err) {
+        log_error("meta", "cannot open %s: %s", dir, err);
+        leveldb_free(err);
+        leveldb_options_destroy(m->opts);
+        leveldb_cache_destroy(m->cache);
+        leveldb_filterpolicy_destroy(m->bloom);
+        free(m);
+        return -EIO;
+    }
+    m->ropts = leveldb_readoptions_create();
+    m->wsync = leveldb_writeoptions_create();
+    leveldb_writeoptions_set_sync(m->wsync, 1);
+    *out = m;
+    return 0;
+}
+
+void meta_close(struct meta *m)
+{
+    if (!m)
+        return;
+    leveldb_close(m->db);
+    leveldb_readoptions_destroy(m->ropts);
+    leveldb_writeoptions_destroy(m->wsync);
+    leveldb_options_destroy(m->opts);
+    leveldb_cache_destroy(m->cache);
+    leveldb_filterpolicy_destroy(m->bloom);
+    free(m);
+}
+
+static int write_batch(struct meta *m, leveldb_writebatch_t *b)
+{
+    char *err = NULL;
+    leveldb_write(m->db, m->wsync, b, &err);
+    leveldb_writebatch_destroy(b);
+    if (err) {
+        log_error("meta", "write failed: %s", err);
+        leveldb_free(err);
+        return -EIO;
+    }
+    return 0;
+}
+
+static void day_of(const struct file_info *fi, char day[16])
+{
+    path_day((time_t)fi->timestamp, day, 16);
+}
+
+int meta_put(struct meta *m, const struct file_info *fi)
+{
+    char pk[DIGEST_HEX_MAX], k[KEY_MAX], day[16], sz[32];
+    size_t vlen;
+    fileinfo_path_key(fi, pk);
+    char *val = fileinfo_to_text(fi, &vlen);
+    if (!val)
+        return -ENOMEM;
+    leveldb_writebatch_t *b = leveldb_writebatch_create();
+    int kl = snprintf(k, sizeof k, "p/%s", pk);
+    leveldb_writebatch_put(b, k, (size_t)kl, val, vlen);
+    kl = snprintf(k, sizeof k, "d/%s/%s", fi->md5, pk);
+    leveldb_writebatch_put(b, k, (size_t)kl, "", 0);
+    day_of(fi, day);
+    kl = snprintf(k, sizeof k, "t/%s/%s", day, fi->md5);
+    int sl = snprintf(sz, sizeof sz, "%lld", (long long)fi->size);
+    leveldb_writebatch_put(b, k, (size_t)kl, sz, (size_t)sl);
+    free(val);
+    return write_batch(m, b);
+}
+
+static int get_raw(struct meta *m, const char *key, size_t klen, struct file_info *out)
+{
+    char *err = NULL;
+    size_t vlen = 0;
+    char *v = leveldb_get(m->db, m->ropts, key, klen, &vlen, &err);
+    if (err) {
+        log_error("meta", "read failed: %s", err);
+        leveldb_free(err);
+        return -EIO;
+    }
+    if (!v)
+        return -ENOENT;
+    int rc = fileinfo_from_text(out, v, vlen);
+    leveldb_free(v);
+    return rc < 0 ? ERR_CORRUPT : 0;
+}
+
+int meta_get_path(struct meta *m, const char *pathkey, struct file_info *out)
+{
+    char k[KEY_MAX];
+    int kl = snprintf(k, sizeof k, "p/%s", pathkey);
+    if (kl < 0 || (size_t)kl >= sizeof k)
+        return -ENOENT;
+    return get_raw(m, k, (size_t)kl, out);
+}
+
+/* Iterates keys with the given prefix; cb gets key and value. */
+typedef int (*kv_fn)(void *ctx, const char *k, size_t kl, const char *v, size_t vl);
+
+static int scan_prefix(struct meta *m, const char *prefix, kv_fn cb, void *ctx)
+{
+    size_t pl = strlen(prefix);
+    leveldb_iterator_t *it = leveldb_create_iterator(m->db, m->ropts);
+    int rc = 0;
+    for (leveldb_iter_seek(it, prefix, pl); rc == 0 && leveldb_iter_valid(it);
+         leveldb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = leveldb_iter_key(it, &kl);
+        if (kl < pl || memcmp(k, prefix, pl) != 0)
+            break;
+        const char *v = leveldb_iter_value(it, &vl);
+        rc = cb(ctx, k, kl, v, vl);
+    }
+    char *err = NULL;
+    leveldb_iter_get_error(it, &err);
+    if (err) {
+        log_error("meta", "scan failed: %s", err);
+        leveldb_free(err);
+        rc = rc ? rc : -EIO;
+    }
+    leveldb_iter_destroy(it);
+    return rc;
+}
+
+struct find_ctx {
+    struct meta *m;
+    struct file_info *out;
+    size_t max, n;
+    size_t prefix_len;
+};
+
+static int find_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    (void)v;
+    (void)vl;
+    struct find_ctx *f = ctx;
+    if (f->n >= f->max)
+        return 1;
+    char pk[KEY_MAX];
+    size_t n = kl - f->prefix_len;
+    if (n >= sizeof pk)
+        return 0;
+    memcpy(pk, k + f->prefix_len, n);
+    pk[n] = '\0';
+    if (meta_get_path(f->m, pk, &f->out[f->n]) == 0)
+        f->n++;
+    return 0;
+}
+
+int meta_find_digest(struct meta *m, const char *digest, struct file_info *out, size_t max)
+{
+    char prefix[KEY_MAX];
+    int pl = snprintf(prefix, sizeof prefix, "d/%s/", digest);
+    if (pl < 0 || (size_t)pl >= sizeof prefix || max == 0)
+        return 0;
+    struct find_ctx f = {m, out, max, 0, (size_t)pl};
+    int rc = scan_prefix(m, prefix, find_cb, &f);
+    return rc < 0 ? rc : (int)f.n;
+}
+
+static int any_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    (void)k;
+    (void)kl;
+    (void)v;
+    (void)vl;
+    *(int *)ctx = 1;
+    return 1;
+}
+
+int meta_del(struct meta *m, const struct file_info *fi)
+{
+    char pk[DIGEST_HEX_MAX], k[KEY_MAX], day[16];
+    fileinfo_path_key(fi, pk);
+    leveldb_writebatch_t *b = leveldb_writebatch_create();
+    int kl = snprintf(k, sizeof k, "p/%s", pk);
+    leveldb_writebatch_delete(b, k, (size_t)kl);
+    kl = snprintf(k, sizeof k, "d/%s/%s", fi->md5, pk);
+    leveldb_writebatch_delete(b, k, (size_t)kl);
+    int rc = write_batch(m, b);
+    if (rc)
+        return rc;
+    /* the day entry counts contents, so it goes only with the last path of the digest */
+    char prefix[KEY_MAX];
+    snprintf(prefix, sizeof prefix, "d/%s/", fi->md5);
+    int any = 0;
+    scan_prefix(m, prefix, any_cb, &any);
+    if (!any) {
+        day_of(fi, day);
+        b = leveldb_writebatch_create();
+        kl = snprintf(k, sizeof k, "t/%s/%s", day, fi->md5);
+        leveldb_writebatch_delete(b, k, (size_t)kl);
+        rc = write_batch(m, b);
+    }
+    return rc;
+}
+
+struct scan_ctx {
+    meta_record_fn cb;
+    void *ctx;
+};
+
+static int scan_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    (void)k;
+    (void)kl;
+    struct scan_ctx *s = ctx;
+    struct file_info fi;
+    if (fileinfo_from_text(&fi, v, vl) < 0)
+        return 0; /* a corrupt record is skipped, a rebuild fixes it */
+    return s->cb(s->ctx, &fi);
+}
+
+int meta_scan(struct meta *m, meta_record_fn cb, void *ctx)
+{
+    struct scan_ctx s = {cb, ctx};
+    return scan_prefix(m, "p/", scan_cb, &s);
+}
+
+struct days_ctx {
+    meta_day_fn cb;
+    void *ctx;
+    char day[16];
+    long long count, bytes;
+};
+
+static int days_flush(struct days_ctx *d)
+{
+    int rc = 0;
+    if (d->day[0] && d->count)
+        rc = d->cb(d->ctx, d->day, d->count, d->bytes);
+    d->count = d->bytes = 0;
+    return rc;
+}
+
+static int days_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    struct days_ctx *d = ctx;
+    /* "t/yyyymmdd/<digest>" */
+    if (kl < 12 || k[10] != '/')
+        return 0;
+    if (memcmp(d->day, k + 2, 8) != 0 || d->day[0] == '\0') {
+        int rc = days_flush(d);
+        if (rc)
+            return rc;
+        memcpy(d->day, k + 2, 8);
+        d->day[8] = '\0';
+    }
+    char num[32];
+    size_t n = vl < sizeof num - 1 ? vl : sizeof num - 1;
+    memcpy(num, v, n);
+    num[n] = '\0';
+    d->count++;
+    d->bytes += strtoll(num, NULL, 10);
+    return 0;
+}
+
+int meta_scan_days(struct meta *m, meta_day_fn cb, void *ctx)
+{
+    struct days_ctx d = {.cb = cb, .ctx = ctx};
+    int rc = scan_prefix(m, "t/", days_cb, &d);
+    if (rc == 0)
+        rc = days_flush(&d);
+    return rc;
+}
+
+static int count_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    (void)k;
+    (void)kl;
+    (void)v;
+    (void)vl;
+    (*(long long *)ctx)++;
+    return 0;
+}
+
+long long meta_count(struct meta *m)
+{
+    long long n = 0;
+    scan_prefix(m, "p/", count_cb, &n);
+    return n;
+}

@@ -1,0 +1,42 @@
+/* The whole HTTP surface on one screen. Paths of ROUTE_GROUP entries live below "/<group>"
+ * when support_group_manage is on (go-fastdfs's URL forms); access is checked by the
+ * router's caller before any handler runs. */
+#include "routes.h"
+
+#include "api.h"
+#include "http.h"
+
+#define GET_ (HTTP_GET | HTTP_HEAD)
+#define ANY_ (HTTP_GET | HTTP_HEAD | HTTP_POST)
+
+const struct route routes_table[] = {
+    /* path               flags                     methods  access        body         handler */
+    {"/upload", ROUTE_GROUP, ANY_, ACCESS_PUBLIC, BODY_STREAM, api_upload, &api_upload_stream,
+     HTTP_POST, "upload a file (POST multipart) or look one up by md5 (GET)"},
+    {"/check_file_exist", ROUTE_GROUP, ANY_, ACCESS_PUBLIC, BODY_FORM, api_check_file_exist,
+     0, 0, "record of a stored file by md5 or path"},
+    {"/check_files_exist", ROUTE_GROUP, ANY_, ACCESS_PUBLIC, BODY_FORM, api_check_files_exist,
+     0, 0, "records of several digests (md5s=a,b,c)"},
+    {"/status", ROUTE_GROUP, ANY_, ACCESS_PUBLIC, BODY_FORM, api_status, 0, 0,
+     "node status and counters"},
+    {"/get_file_info", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_get_file_info, 0, 0,
+     "record by md5 or path"},
+    {"/delete", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_delete, 0, 0,
+     "delete by md5 (all paths of the content) or path"},
+    {"/stat", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_stat, 0, 0,
+     "per-day file counts and sizes"},
+    {"/list_dir", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_list_dir, 0, 0,
+     "list a directory below files/"},
+    {"/search", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_search, 0, 0,
+     "records whose name contains kw"},
+    {"/repair_fileinfo", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_repair_fileinfo, 0, 0,
+     "rebuild the index from files/"},
+    {"/upload.html", ROUTE_GROUP, GET_, ACCESS_PUBLIC, BODY_NONE, api_index, 0, 0,
+     "the upload page"},
+    {"/", ROUTE_GROUP | ROUTE_PREFIX, GET_, ACCESS_PUBLIC, BODY_NONE, api_download, 0, 0,
+     "download a stored file (Range, conditional, disposition)"},
+    {"/", 0, GET_, ACCESS_PUBLIC, BODY_NONE, api_root, 0, 0, "the upload page"},
+    {"/healthz", 0, GET_, ACCESS_PUBLIC, BODY_NONE, api_healthz, 0, 0, "liveness"},
+};
+
+const size_t routes_count = sizeof routes_table / sizeof routes_table[0];

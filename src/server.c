@@ -1,0 +1,252 @@
+/* The node's life cycle: configuration, store, index and HTTP daemon are created in
+ * dependency order and torn down in reverse; also the index rebuild from files/, which
+ * needs all of them. */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "errcode.h"
+#include "fileinfo.h"
+#include "http_server.h"
+#include "log.h"
+#include "meta.h"
+#include "path.h"
+#include "routes.h"
+#include "store.h"
+#include "strparse.h"
+#include "xalloc.h"
+
+#define HASH_CHUNK (256 * 1024)
+
+static int mkdir_p(const char *dir)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0775) < 0 && errno != EEXIST)
+            return -errno;
+        *s = '/';
+    }
+    if (mkdir(p, 0775) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+int server_init(struct server *srv, const char *root, const char *cfg_path, char *err,
+                size_t errcap)
+{
+    memset(srv, 0, sizeof *srv);
+    snprintf(srv->root, sizeof srv->root, "%s", root && *root ? root : ".");
+    if (cfg_path && *cfg_path)
+        snprintf(srv->cfg_path, sizeof srv->cfg_path, "%s", cfg_path);
+    else
+        snprintf(srv->cfg_path, sizeof srv->cfg_path, "%s/conf/cfg.json", srv->root);
+    for (int i = 0; i < SERVER_DIGEST_LOCKS; i++)
+        pthread_mutex_init(&srv->digest_locks[i], NULL);
+    srv->started = time(NULL);
+
+    int rc = mkdir_p(srv->root);
+    if (rc < 0) {
+        snprintf(err, errcap, "cannot create root %s: %s", srv->root, strerror(-rc));
+        return rc;
+    }
+    char p[1300];
+    snprintf(p, sizeof p, "%s/log", srv->root);
+    mkdir_p(p);
+    cfg_defaults(&srv->cfg);
+    rc = cfg_load(&srv->cfg, srv->cfg_path, err, errcap);
+    if (rc)
+        return rc;
+    enum log_level lvl;
+    if (log_level_parse(srv->cfg.log_level, &lvl) == 0)
+        log_set_level(lvl);
+    srv->algo = strcmp(srv->cfg.file_sum_arithmetic, "sha1") == 0 ? DIGEST_SHA1 : DIGEST_MD5;
+    http_router_init(&srv->router, routes_table, routes_count, srv->cfg.group,
+                     srv->cfg.support_group_manage);
+
+    if ((rc = store_open(srv->root, &srv->store)) < 0) {
+        snprintf(err, errcap, "cannot open the store below %s: %s", srv->root,
+                 errcode_str(rc));
+        return rc;
+    }
+    snprintf(p, sizeof p, "%s/data/meta", srv->root);
+    if ((rc = meta_open(p, &srv->meta)) < 0) {
+        snprintf(err, errcap, "cannot open the index %s (is another node using it?)", p);
+        return rc;
+    }
+    return 0;
+}
+
+int server_start(struct server *srv)
+{
+    return http_server_start(srv, &srv->http);
+}
+
+void server_stop(struct server *srv, int drain_ms)
+{
+    if (!srv->http)
+        return;
+    http_server_quiesce(srv->http);
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    for (int waited = 0; waited < drain_ms && http_server_inflight(srv->http) > 0; waited += 10)
+        nanosleep(&ts, NULL);
+    if (http_server_inflight(srv->http) > 0)
+        log_warn("server", "%d requests still running at shutdown",
+                 http_server_inflight(srv->http));
+    http_server_stop(srv->http);
+    srv->http = NULL;
+}
+
+void server_fini(struct server *srv)
+{
+    server_stop(srv, 0);
+    meta_close(srv->meta);
+    srv->meta = NULL;
+    store_close(srv->store);
+    srv->store = NULL;
+    cfg_fini(&srv->cfg);
+    for (int i = 0; i < SERVER_DIGEST_LOCKS; i++)
+        pthread_mutex_destroy(&srv->digest_locks[i]);
+}
+
+pthread_mutex_t *server_digest_lock(struct server *srv, const char *digest)
+{
+    unsigned h = 2166136261u;
+    for (const char *c = digest; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    return &srv->digest_locks[h % SERVER_DIGEST_LOCKS];
+}
+
+const char *server_group_prefix(const struct server *srv)
+{
+    return srv->router.group_prefix;
+}
+
+/* ---- index rebuild ---- */
+
+struct rebuild {
+    struct server *srv;
+    long long n;
+    char *chunk;
+};
+
+static int hash_file(struct server *srv, const char *rel, char *chunk, char out[DIGEST_HEX_MAX])
+{
+    int fd;
+    struct stat st;
+    int rc = store_open_read(srv->store, rel, &fd, &st);
+    if (rc < 0)
+        return rc;
+    struct digest *d = digest_new(srv->algo);
+    if (!d) {
+        close(fd);
+        return -EIO;
+    }
+    ssize_t r;
+    while ((r = read(fd, chunk, HASH_CHUNK)) > 0)
+        digest_update(d, chunk, (size_t)r);
+    rc = r < 0 ? -errno : 0;
+    close(fd);
+    digest_final_hex(d, out);
+    digest_free(d);
+    return rc;
+}
+
+/* go-fastdfs's default layout: <scene>/<yyyymmdd>/<HH>/<MM>/... */
+static bool dated_layout(const char *dir, char *scene, size_t cap)
+{
+    const char *s1 = strchr(dir, '/');
+    if (!s1 || (size_t)(s1 - dir) >= cap)
+        return false;
+    const char *d = s1 + 1;
+    if (strlen(d) < 14 || !(d[8] == '/' && d[11] == '/'))
+        return false;
+    for (int i = 0; i < 8; i++)
+        if (d[i] < '0' || d[i] > '9')
+            return false;
+    memcpy(scene, dir, (size_t)(s1 - dir));
+    scene[s1 - dir] = '\0';
+    return true;
+}
+
+static int rebuild_one(void *ctx, const char *dir, const char *name, const struct stat *st)
+{
+    struct rebuild *rb = ctx;
+    struct server *srv = rb->srv;
+    char rel[PATH_MAX_REL + PATH_MAX_NAME + 2];
+    if (st->st_size == 0 || path_check_name(name) < 0)
+        return 0;
+    int n = snprintf(rel, sizeof rel, "%s%s%s", dir, *dir ? "/" : "", name);
+    if (n < 0 || (size_t)n >= sizeof rel)
+        return 0;
+    struct file_info fi, saved;
+    fileinfo_init(&fi);
+    if (hash_file(srv, rel, rb->chunk, fi.md5) < 0)
+        return 0;
+    snprintf(fi.path, sizeof fi.path, "files%s%s", *dir ? "/" : "", dir);
+    snprintf(fi.name, sizeof fi.name, "%s", name);
+    fi.size = st->st_size;
+    fi.timestamp = st->st_mtime;
+    char info[4096];
+    bool have = store_get_info(srv->store, rel, info, sizeof info) == 0 &&
+                fileinfo_from_text(&saved, info, strlen(info)) == 0;
+    if (have) {
+        if (strcmp(fileinfo_disk_name(&saved), name) == 0 && saved.name[0]) {
+            snprintf(fi.name, sizeof fi.name, "%s", saved.name);
+            if (strcmp(saved.name, name) != 0)
+                snprintf(fi.rename, sizeof fi.rename, "%s", name);
+        }
+        if (saved.timestamp > 0)
+            fi.timestamp = saved.timestamp;
+    } else {
+        fi.offset = -2; /* adopted: no upload record, as go-fastdfs marks migrated files */
+    }
+    char scene[PATH_MAX_NAME + 1];
+    if (dated_layout(dir, scene, sizeof scene))
+        snprintf(fi.scene, sizeof fi.scene, "%s", scene);
+    else if (have && saved.scene[0])
+        snprintf(fi.scene, sizeof fi.scene, "%s", saved.scene);
+    else
+        snprintf(fi.scene, sizeof fi.scene, "%s", srv->cfg.default_scene);
+    if (srv->cfg.host)
+        fileinfo_add_peer(&fi, srv->cfg.host);
+    if (meta_put(srv->meta, &fi) == 0)
+        rb->n++;
+    return 0;
+}
+
+static int drop_dead(void *ctx, const struct file_info *fi)
+{
+    struct server *srv = ctx;
+    char rel[PATH_MAX_REL + 8];
+    struct stat st;
+    if (fileinfo_rel(fi, rel, sizeof rel) < 0 || store_stat(srv->store, rel, &st) < 0 ||
+        !S_ISREG(st.st_mode))
+        meta_del(srv->meta, fi);
+    return 0;
+}
+
+long long server_rebuild_meta(struct server *srv)
+{
+    struct rebuild rb = {srv, 0, xmalloc(HASH_CHUNK)};
+    log_info("server", "rebuilding the index from files/");
+    int rc = store_walk(srv->store, rebuild_one, &rb);
+    free(rb.chunk);
+    if (rc < 0)
+        return rc;
+    rc = meta_scan(srv->meta, drop_dead, srv);
+    if (rc < 0)
+        return rc;
+    log_info("server", "index rebuilt: %lld files", rb.n);
+    return rb.n;
+}

@@ -1,0 +1,353 @@
+/* The bytes on disk. Uploads are written to data/tmp/ (same filesystem as files/, never
+ * served), then made durable: fsync the file, rename it into its dated directory without
+ * replacing anything (renameat2 RENAME_NOREPLACE), fsync the directory. So a file visible in
+ * files/ is always complete, and a crash leaves at most temp files, removed at start. */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "log.h"
+#include "path.h"
+#include "xalloc.h"
+
+#define INFO_XATTR "user.fileserver.info"
+#define WALK_DEPTH_MAX 32
+
+struct store {
+    int files_fd;
+    int tmp_fd;
+};
+
+static int clean_tmp(int tmp_fd)
+{
+    int fd = dup(tmp_fd);
+    if (fd < 0)
+        return -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -errno;
+    }
+    rewinddir(d); /* the fd is a dup: its offset is shared */
+    struct dirent *e;
+    int removed = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (unlinkat(tmp_fd, e->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    if (removed)
+        log_info("store", "removed %d unfinished temp files", removed);
+    return 0;
+}
+
+static int open_dir_created(const char *path)
+{
+    if (mkdir(path, 0775) < 0 && errno != EEXIST)
+        return -errno;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int store_open(const char *root, struct store **out)
+{
+    char p[1200];
+    int rc;
+    const char *r = (root && *root) ? root : ".";
+    struct store *s = xcalloc(1, sizeof *s);
+    s->files_fd = s->tmp_fd = -1;
+    snprintf(p, sizeof p, "%s/files", r);
+    if ((rc = open_dir_created(p)) < 0)
+        goto fail;
+    s->files_fd = rc;
+    snprintf(p, sizeof p, "%s/data", r);
+    if (mkdir(p, 0775) < 0 && errno != EEXIST) {
+        rc = -errno;
+        goto fail;
+    }
+    snprintf(p, sizeof p, "%s/data/tmp", r);
+    if ((rc = open_dir_created(p)) < 0)
+        goto fail;
+    s->tmp_fd = rc;
+    clean_tmp(s->tmp_fd);
+    *out = s;
+    return 0;
+fail:
+    log_error("store", "cannot open %s: %s", p, strerror(-rc));
+    store_close(s);
+    return rc;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    if (s->files_fd >= 0)
+        close(s->files_fd);
+    if (s->tmp_fd >= 0)
+        close(s->tmp_fd);
+    free(s);
+}
+
+int store_files_fd(const struct store *s)
+{
+    return s->files_fd;
+}
+
+int store_tmp_create(struct store *s, struct store_tmp *t)
+{
+    unsigned char rnd[12];
+    t->fd = -1;
+    t->size = 0;
+    for (int tries = 0; tries < 8; tries++) {
+        if (digest_random(rnd, sizeof rnd) < 0)
+            return -EIO;
+        int n = snprintf(t->name, sizeof t->name, "up-");
+        for (size_t i = 0; i < sizeof rnd; i++)
+            n += snprintf(t->name + n, sizeof t->name - (size_t)n, "%02x", rnd[i]);
+        int fd = openat(s->tmp_fd, t->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            t->fd = fd;
+            return 0;
+        }
+        if (errno != EEXIST)
+            return -errno;
+    }
+    return -EEXIST;
+}
+
+int store_tmp_write(struct store_tmp *t, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(t->fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        c += w;
+        n -= (size_t)w;
+        t->size += (uint64_t)w;
+    }
+    return 0;
+}
+
+void store_tmp_discard(struct store *s, struct store_tmp *t)
+{
+    if (t->fd < 0)
+        return;
+    close(t->fd);
+    t->fd = -1;
+    unlinkat(s->tmp_fd, t->name, 0);
+}
+
+/* Splits rel into its directory fd (opened beneath files/) and the last segment. */
+static int open_dir_of(struct store *s, const char *dir, int *dfd)
+{
+    if (!*dir) {
+        *dfd = dup(s->files_fd);
+        return *dfd < 0 ? -errno : 0;
+    }
+    int fd = path_open_beneath(s->files_fd, dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return fd;
+    *dfd = fd;
+    return 0;
+}
+
+int store_tmp_commit(struct store *s, struct store_tmp *t, const char *dir, const char *name)
+{
+    int rc, dfd = -1;
+    if (path_check_name(name) < 0)
+        return -EINVAL;
+    if (fsync(t->fd) < 0)
+        return -errno;
+    if (*dir && (rc = path_mkdirs_at(s->files_fd, dir)) < 0)
+        return rc;
+    if ((rc = open_dir_of(s, dir, &dfd)) < 0)
+        return rc;
+    if (renameat2(s->tmp_fd, t->name, dfd, name, RENAME_NOREPLACE) < 0) {
+        rc = -errno;
+        /* filesystems without RENAME_NOREPLACE: link refuses to replace as well */
+        if (rc == -EINVAL || rc == -ENOSYS) {
+            rc = linkat(s->tmp_fd, t->name, dfd, name, 0) < 0 ? -errno : 0;
+            if (rc == 0)
+                unlinkat(s->tmp_fd, t->name, 0);
+        }
+        if (rc < 0) {
+            close(dfd);
+            return rc;
+        }
+    }
+    rc = fsync(dfd) < 0 ? -errno : 0;
+    close(dfd);
+    close(t->fd);
+    t->fd = -1;
+    return rc;
+}
+
+int store_link(struct store *s, const char *src_rel, const char *dir, const char *name)
+{
+    int rc, dfd = -1;
+    char src_dir[PATH_MAX_REL + 1];
+    const char *slash = strrchr(src_rel, '/');
+    if (path_check_name(name) < 0)
+        return -EINVAL;
+    if (*dir && (rc = path_mkdirs_at(s->files_fd, dir)) < 0)
+        return rc;
+    if ((rc = open_dir_of(s, dir, &dfd)) < 0)
+        return rc;
+    /* resolve the source's directory beneath files/ too, so a planted link cannot escape */
+    int sfd;
+    if (slash) {
+        size_t n = (size_t)(slash - src_rel);
+        if (n >= sizeof src_dir) {
+            close(dfd);
+            return -ENAMETOOLONG;
+        }
+        memcpy(src_dir, src_rel, n);
+        src_dir[n] = '\0';
+        sfd = path_open_beneath(s->files_fd, src_dir, O_RDONLY | O_DIRECTORY);
+    } else {
+        sfd = dup(s->files_fd);
+    }
+    if (sfd < 0) {
+        close(dfd);
+        return sfd;
+    }
+    rc = linkat(sfd, slash ? slash + 1 : src_rel, dfd, name, 0) < 0 ? -errno : 0;
+    close(sfd);
+    if (rc == 0 && fsync(dfd) < 0)
+        rc = -errno;
+    close(dfd);
+    return rc;
+}
+
+int store_unlink(struct store *s, const char *rel)
+{
+    char dir[PATH_MAX_REL + 1];
+    const char *slash = strrchr(rel, '/');
+    int dfd;
+    if (slash) {
+        size_t n = (size_t)(slash - rel);
+        if (n >= sizeof dir)
+            return -ENAMETOOLONG;
+        memcpy(dir, rel, n);
+        dir[n] = '\0';
+        dfd = path_open_beneath(s->files_fd, dir, O_RDONLY | O_DIRECTORY);
+    } else {
+        dfd = dup(s->files_fd);
+    }
+    if (dfd < 0)
+        return dfd;
+    int rc = unlinkat(dfd, slash ? slash + 1 : rel, 0) < 0 ? -errno : 0;
+    if (rc == 0)
+        fsync(dfd);
+    close(dfd);
+    return rc;
+}
+
+int store_open_read(struct store *s, const char *rel, int *fd, struct stat *st)
+{
+    int f = *rel ? path_open_beneath(s->files_fd, rel, O_RDONLY) : dup(s->files_fd);
+    if (f < 0)
+        return f;
+    if (fstat(f, st) < 0) {
+        int rc = -errno;
+        close(f);
+        return rc;
+    }
+    *fd = f;
+    return 0;
+}
+
+int store_stat(struct store *s, const char *rel, struct stat *st)
+{
+    int fd;
+    int rc = store_open_read(s, rel, &fd, st);
+    if (rc == 0)
+        close(fd);
+    return rc;
+}
+
+int store_tmp_set_info(struct store_tmp *t, const char *json, size_t len)
+{
+    return fsetxattr(t->fd, INFO_XATTR, json, len, 0) < 0 ? -errno : 0;
+}
+
+int store_get_info(struct store *s, const char *rel, char *out, size_t outcap)
+{
+    int fd = path_open_beneath(s->files_fd, rel, O_RDONLY);
+    if (fd < 0)
+        return fd;
+    ssize_t n = fgetxattr(fd, INFO_XATTR, out, outcap - 1);
+    int rc = n < 0 ? -errno : 0;
+    close(fd);
+    if (rc == 0)
+        out[n] = '\0';
+    return rc;
+}
+
+static int walk_dir(int dfd, char *rel, size_t rellen, size_t cap, int depth, store_walk_fn cb,
+                    void *ctx)
+{
+    if (depth > WALK_DEPTH_MAX)
+        return 0;
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return -errno;
+    }
+    rewinddir(d);
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (depth == 0 && (strcmp(e->d_name, "_tmp") == 0 || strcmp(e->d_name, "_big") == 0))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        if (S_ISREG(st.st_mode)) {
+            rel[rellen] = '\0';
+            rc = cb(ctx, rel, e->d_name, &st);
+        } else if (S_ISDIR(st.st_mode)) {
+            size_t nl = strlen(e->d_name);
+            if (rellen + nl + 2 >= cap)
+                continue;
+            size_t newlen = rellen;
+            if (rellen)
+                rel[newlen++] = '/';
+            memcpy(rel + newlen, e->d_name, nl + 1);
+            newlen += nl;
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0)
+                rc = walk_dir(sub, rel, newlen, cap, depth + 1, cb, ctx);
+            rel[rellen] = '\0';
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+int store_walk(struct store *s, store_walk_fn cb, void *ctx)
+{
+    char rel[PATH_MAX_REL + 1] = "";
+    int fd = dup(s->files_fd);
+    if (fd < 0)
+        return -errno;
+    return walk_dir(fd, rel, 0, sizeof rel, 0, cb, ctx);
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs every Debian package the build and the test suite need, and nothing when all are
+# already present, so the README's commands and CI share one list. Run as root (or via sudo).
+set -euo pipefail
+BUILD_PKGS="build-essential cmake pkg-config libmicrohttpd-dev libleveldb-dev libsnappy-dev
+  libjansson-dev libcurl4-openssl-dev libssl-dev"
+TEST_PKGS="libcmocka-dev python3 python3-pytest python3-requests curl clang libclang-rt-14-dev"
+want="$BUILD_PKGS"
+[ "${1:-}" = "--test" ] && want="$BUILD_PKGS $TEST_PKGS"
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing

@@ -16,8 +16,9 @@ struct store_tmp {
 };
 
 /* Opens (creating) <root>/files and <root>/data/tmp and empties data/tmp (leftovers of a
- * crash are never served and never committed). */
-int store_open(const char *root, struct store **out);
+ * crash are never served and never committed). Durability uses group commit (syncfs)
+ * unless per_file_sync, see fsbarrier.h. */
+int store_open(const char *root, bool per_file_sync, struct store **out);
 void store_close(struct store *s);
 int store_files_fd(const struct store *s);
 

@@ -74,7 +74,7 @@ int server_init(struct server *srv, const char *root, const char *cfg_path, char
     http_router_init(&srv->router, routes_table, routes_count, srv->cfg.group,
                      srv->cfg.support_group_manage);
 
-    if ((rc = store_open(srv->root, &srv->store)) < 0) {
+    if ((rc = store_open(srv->root, false, &srv->store)) < 0) {
         snprintf(err, errcap, "cannot open the store below %s: %s", srv->root,
                  errcode_str(rc));
         return rc;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "fsbarrier.h"
 #include "log.h"
 #include "path.h"
 #include "xalloc.h"
@@ -25,6 +26,7 @@
 struct store {
     int files_fd;
     int tmp_fd;
+    struct fsbarrier *barrier;
 };
 
 static int clean_tmp(int tmp_fd)
@@ -60,7 +62,7 @@ static int open_dir_created(const char *path)
     return fd < 0 ? -errno : fd;
 }
 
-int store_open(const char *root, struct store **out)
+int store_open(const char *root, bool per_file_sync, struct store **out)
 {
     char p[1200];
     int rc;
@@ -81,6 +83,7 @@ int store_open(const char *root, struct store **out)
         goto fail;
     s->tmp_fd = rc;
     clean_tmp(s->tmp_fd);
+    s->barrier = fsbarrier_new(s->files_fd, per_file_sync);
     *out = s;
     return 0;
 fail:
@@ -97,6 +100,7 @@ void store_close(struct store *s)
         close(s->files_fd);
     if (s->tmp_fd >= 0)
         close(s->tmp_fd);
+    fsbarrier_free(s->barrier);
     free(s);
 }
 
@@ -172,8 +176,10 @@ int store_tmp_commit(struct store *s, struct store_tmp *t, const char *dir, cons
     int rc, dfd = -1;
     if (path_check_name(name) < 0)
         return -EINVAL;
-    if (fsync(t->fd) < 0)
-        return -errno;
+    /* the bytes must be durable before the name appears, or a crash could expose a
+     * partial file under its final name */
+    if ((rc = fsbarrier_sync(s->barrier, t->fd)) < 0)
+        return rc;
     if (*dir && (rc = path_mkdirs_at(s->files_fd, dir)) < 0)
         return rc;
     if ((rc = open_dir_of(s, dir, &dfd)) < 0)
@@ -191,7 +197,7 @@ int store_tmp_commit(struct store *s, struct store_tmp *t, const char *dir, cons
             return rc;
         }
     }
-    rc = fsync(dfd) < 0 ? -errno : 0;
+    rc = fsbarrier_sync(s->barrier, dfd);
     close(dfd);
     close(t->fd);
     t->fd = -1;
@@ -229,8 +235,8 @@ int store_link(struct store *s, const char *src_rel, const char *dir, const char
     }
     rc = linkat(sfd, slash ? slash + 1 : src_rel, dfd, name, 0) < 0 ? -errno : 0;
     close(sfd);
-    if (rc == 0 && fsync(dfd) < 0)
-        rc = -errno;
+    if (rc == 0)
+        rc = fsbarrier_sync(s->barrier, dfd);
     close(dfd);
     return rc;
 }
@@ -254,7 +260,7 @@ int store_unlink(struct store *s, const char *rel)
         return dfd;
     int rc = unlinkat(dfd, slash ? slash + 1 : rel, 0) < 0 ? -errno : 0;
     if (rc == 0)
-        fsync(dfd);
+        rc = fsbarrier_sync(s->barrier, dfd);
     close(dfd);
     return rc;
 }

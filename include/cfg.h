@@ -63,6 +63,7 @@ struct cfg {
     int64_t http_threads;             /* 0 = one per core */
     char *log_level;                  /* "info" */
     char *cluster_secret;             /* generated; authenticates peer calls */
+    char *sync_mode;                  /* "group" (one syncfs per batch) | "file" (fsync) */
 };
 
 /* Fills c with defaults (the values a generated cfg.json has), allocating strings. */

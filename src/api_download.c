@@ -296,7 +296,7 @@ int api_download(struct http_req *req, struct http_reply *rep, struct server *sr
     /* go-fastdfs kept in-flight uploads and tus state below files/; never serve those */
     if (strncmp(rel, "_tmp", 4) == 0 || strncmp(rel, "_big", 4) == 0)
         return -ENOENT;
-    int fd;
+    int fd = -1;
     struct stat st;
     int rc = store_open_read(srv->store, rel, &fd, &st);
     if (rc == -ELOOP || rc == -EXDEV || rc == -ENOTDIR)

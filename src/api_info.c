@@ -185,7 +185,7 @@ int api_list_dir(struct http_req *req, struct http_reply *rep, struct server *sr
         snprintf(req->errmsg, sizeof req->errmsg, "dir not allowed");
         return ERR_BADPATH;
     }
-    int fd;
+    int fd = -1;
     struct stat st;
     int rc = store_open_read(srv->store, rel, &fd, &st);
     if (rc < 0)

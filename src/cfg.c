@@ -72,7 +72,7 @@ static const struct key keys[] = {
     KB(enable_trim_file_name_special_char, true, "strip special characters from file names"),
     KB(rename_file, false, "store uploads under a random name plus the extension"),
     KB(enable_web_upload, true, "serve the upload page"),
-    KB(enable_pprof_debug, false, "go-fastdfs profiling endpoints (accepted, no effect)"),
+    KB(enable_pprof_debug, false, "go-fastdfs's Go profiler switch, kept for compatibility"),
     KB(enable_custom_path, true, "honour the path upload parameter"),
     KS(download_domain, "", KN_NONE, "URL prefix of download links in upload answers"),
     KL(scenes, "", KN_NONE, "allowed scenes, \"name\" or \"name:google_secret\" (empty: all)"),
@@ -85,7 +85,7 @@ static const struct key keys[] = {
     KB(auto_repair, true, "hourly comparison and repair against peers"),
     KS(file_sum_arithmetic, "md5", KN_NONE, "content digest: md5 or sha1"),
     KS(admin_key, "", KN_NONE, "key of the reload endpoint; generated"),
-    KL(admin_ips, "127.0.0.1", KN_NONE, "addresses or CIDRs allowed to call admin endpoints"),
+    KL(admin_ips, "127.0.0.1", KN_NONE, "IPs or CIDRs allowed to call admin endpoints"),
     KB(enable_migrate, false, "index files found on disk at start-up"),
     KB(enable_distinct_file, true, "store identical content once"),
     KB(enable_cross_origin, true, "send CORS headers"),
@@ -109,6 +109,7 @@ static const struct key keys[] = {
     KI(http_threads, 0, 0, 1024, "HTTP threads (0: one per core)"),
     KS(log_level, "info", KN_NONE, "debug, info, warn, error or off"),
     KS(cluster_secret, "", KN_NONE, "shared secret that authenticates peer calls; generated"),
+    KS(sync_mode, "group", KN_NONE, "durability: group (batched syncfs) or file (fsync each)"),
 };
 
 /* go-fastdfs keys we accept and ignore so its cfg.json loads unchanged: "PeerID" is an ASCII
@@ -155,6 +156,7 @@ static PRINTF_LIKE(2, 3) void errs_add(struct errs *e, const char *fmt, ...)
 }
 
 #define AT(c, k, T) ((T *)(void *)((char *)(c) + (k)->off))
+#define CAT(c, k, T) ((T const *)(const void *)((const char *)(c) + (k)->off))
 
 static const struct key *key_find(const char *name)
 {
@@ -414,21 +416,19 @@ char *cfg_to_json(const struct cfg *c)
     json_t *root = json_object();
     for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
         const struct key *k = &keys[i];
-        const void *base = c;
         json_t *v = NULL;
         switch (k->type) {
         case KT_BOOL:
-            v = json_boolean(*(const bool *)(const void *)((const char *)base + k->off));
+            v = json_boolean(*CAT(c, k, bool));
             break;
         case KT_INT:
-            v = json_integer(*(const int64_t *)(const void *)((const char *)base + k->off));
+            v = json_integer(*CAT(c, k, int64_t));
             break;
         case KT_STR:
-            v = json_str(*(char *const *)(const void *)((const char *)base + k->off));
+            v = json_str(*CAT(c, k, char *));
             break;
         case KT_LIST: {
-            const struct cfg_strlist *l =
-                (const struct cfg_strlist *)(const void *)((const char *)base + k->off);
+            const struct cfg_strlist *l = CAT(c, k, struct cfg_strlist);
             v = json_array();
             for (size_t j = 0; j < l->n && j < CFG_LIST_MAX; j++)
                 json_array_append_new(v, json_str(l->v[j]));
@@ -703,26 +703,34 @@ static const char *str_or_empty(const char *s)
     return s ? s : "";
 }
 
+static void addr_error(struct errs *e, const char *addr)
+{
+    errs_add(e, "addr: expected [host]:port with a port in 1..65535, got \"%.64s\"",
+             str_or_empty(addr));
+}
+
 static void validate(const struct cfg *c, struct errs *e)
 {
     for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
         const struct key *k = &keys[i];
         if (k->type != KT_INT)
             continue;
-        int64_t v = *(const int64_t *)(const void *)((const char *)c + k->off);
+        int64_t v = *CAT(c, k, int64_t);
         if (v < k->min || v > k->max)
             errs_add(e, "%s: %lld is out of range [%lld, %lld]", k->name, (long long)v,
                      (long long)k->min, (long long)k->max);
     }
     if (port_of(c->addr) < 0)
-        errs_add(e, "addr: expected [host]:port with a port in 1..65535, got \"%.64s\"",
-                 str_or_empty(c->addr));
+        addr_error(e, c->addr);
     const char *fsa = str_or_empty(c->file_sum_arithmetic);
     if (strcmp(fsa, "md5") != 0 && strcmp(fsa, "sha1") != 0)
         errs_add(e, "file_sum_arithmetic: expected md5 or sha1");
     enum log_level lvl;
     if (log_level_parse(str_or_empty(c->log_level), &lvl) != 0)
         errs_add(e, "log_level: expected debug, info, warn, error or off");
+    if (strcmp(str_or_empty(c->sync_mode), "group") != 0 &&
+        strcmp(str_or_empty(c->sync_mode), "file") != 0)
+        errs_add(e, "sync_mode: expected group or file");
     const char *group = str_or_empty(c->group);
     if (c->support_group_manage && !*group)
         errs_add(e, "group: must not be empty when support_group_manage is true");
@@ -975,8 +983,7 @@ static int generate(const char *path, struct errs *e)
     if (e->n)
         goto out;
     if (port_of(g.addr) < 0) {
-        errs_add(e, "addr: expected [host]:port with a port in 1..65535, got \"%.64s\"",
-                 str_or_empty(g.addr));
+        addr_error(e, g.addr);
         goto out;
     }
     if ((rc = fill_generated(&g)) != 0) {

@@ -74,7 +74,7 @@ int server_init(struct server *srv, const char *root, const char *cfg_path, char
     http_router_init(&srv->router, routes_table, routes_count, srv->cfg.group,
                      srv->cfg.support_group_manage);
 
-    if ((rc = store_open(srv->root, false, &srv->store)) < 0) {
+    if ((rc = store_open(srv->root, strcmp(srv->cfg.sync_mode, "file") == 0, &srv->store)) < 0) {
         snprintf(err, errcap, "cannot open the store below %s: %s", srv->root,
                  errcode_str(rc));
         return rc;
@@ -142,7 +142,7 @@ struct rebuild {
 
 static int hash_file(struct server *srv, const char *rel, char *chunk, char out[DIGEST_HEX_MAX])
 {
-    int fd;
+    int fd = -1;
     struct stat st;
     int rc = store_open_read(srv->store, rel, &fd, &st);
     if (rc < 0)

@@ -281,7 +281,7 @@ int store_open_read(struct store *s, const char *rel, int *fd, struct stat *st)
 
 int store_stat(struct store *s, const char *rel, struct stat *st)
 {
-    int fd;
+    int fd = -1;
     int rc = store_open_read(s, rel, &fd, st);
     if (rc == 0)
         close(fd);

@@ -36,7 +36,7 @@
     X(enable_tus, B) X(sync_timeout, I) X(read_timeout, I) X(write_timeout, I)            \
     X(idle_timeout, I) X(read_header_timeout, I) X(sync_worker, I) X(upload_worker, I)    \
     X(retry_count, I) X(sync_delay, I) X(enable_fsnotify, B) X(max_upload_size, I)        \
-    X(http_threads, I) X(log_level, S) X(cluster_secret, S)
+    X(http_threads, I) X(log_level, S) X(cluster_secret, S) X(sync_mode, S)
 
 #define T_B bool
 #define T_I int64_t
@@ -326,6 +326,7 @@ static void test_full_file(void **state)
     assert_int_equal(c.max_upload_size, 1073741824);
     assert_int_equal(c.http_threads, 12);
     assert_string_equal(c.log_level, "debug");
+    assert_string_equal(c.sync_mode, "file");
     assert_true(c.enable_fsnotify && c.read_only && c.enable_google_auth);
     assert_false(c.enable_tus || c.enable_distinct_file || c.show_dir);
     assert_int_equal(cfg_addr_port(&c), 9090);
@@ -727,6 +728,8 @@ static void test_validate_enums(void **state)
     expect_valid("{\"log_level\": \"off\"}");
     expect_valid("{\"log_level\": \"warn\"}");
     expect_invalid("{\"log_level\": \"verbose\"}", "log_level: ");
+    expect_valid("{\"sync_mode\": \"file\"}");
+    expect_invalid("{\"sync_mode\": \"none\"}", "sync_mode: ");
 }
 
 static void test_validate_names(void **state)

@@ -100,7 +100,12 @@ static int part_end(void *ctx)
         rc = http_req_add_arg(u->req, u->field, strlen(u->field),
                               u->fval.data ? u->fval.data : "", u->fval.len);
     u->cur = PART_NONE;
-    return rc < 0 ? ERR_PARAM : 0;
+    if (rc < 0) {
+        snprintf(u->req->errmsg, sizeof u->req->errmsg,
+                 "form field '%.200s' rejected (NUL byte or too many fields)", u->field);
+        return ERR_PARAM;
+    }
+    return 0;
 }
 
 static const struct multipart_callbacks upload_cb = {part_begin, part_data, part_end};

@@ -23,6 +23,9 @@ int http_req_add_arg(struct http_req *req, const char *key, size_t klen, const c
 {
     if (req->nargs >= HTTP_ARGS_MAX)
         return -EMSGSIZE;
+    /* a NUL would silently cut the value short (and a name with it) */
+    if (memchr(key, '\0', klen) || memchr(val, '\0', vlen))
+        return -EINVAL;
     req->args[req->nargs].key = xstrndup(key, klen);
     req->args[req->nargs].value = xstrndup(val, vlen);
     req->nargs++;

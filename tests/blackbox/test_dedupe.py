@@ -1,0 +1,123 @@
+"""Content dedupe (enable_distinct_file): one copy per scene, concurrent identical uploads,
+cross-scene copies that survive each other's delete, and same-name different-content uploads
+that must never overwrite each other."""
+import threading
+
+import requests
+
+from bbutil import (T, assert_fail, assert_ok_json, describe, file_md5, files_under, md5,
+                    payload, token, upload)
+
+
+def _copies(node, digest):
+    return [p for p in files_under(node.path("files")) if file_md5(p) == digest]
+
+
+def test_same_bytes_twice_one_copy(node):
+    data = payload(4000)
+    name = token() + ".bin"
+    a = upload(requests, node, data, name, {"output": "json"})
+    b = upload(requests, node, data, name, {"output": "json"})
+    assert a.status_code == 200 and b.status_code == 200, (describe(a), describe(b))
+    a, b = a.json(), b.json()
+    assert a["url"] == b["url"] and a["md5"] == b["md5"] == md5(data), (a, b)
+    assert len(_copies(node, md5(data))) == 1, files_under(node.path("files"))
+    # same bytes under another name: accepted, same digest
+    c = upload(requests, node, data, token() + ".bin", {"output": "json"})
+    assert c.status_code == 200 and c.json()["md5"] == md5(data), describe(c)
+    g = requests.get(c.json()["url"], timeout=T)
+    assert g.status_code == 200 and g.content == data, describe(g)
+
+
+def test_concurrent_identical_uploads(node):
+    data = payload(256 * 1024)
+    name = token() + ".bin"
+    n = 8
+    barrier = threading.Barrier(n, timeout=20)
+    results = [None] * n
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = upload(requests, node, data, name, {"output": "json"}, timeout=(5, 60))
+        except Exception as e:           # noqa: BLE001
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert not any(t.is_alive() for t in threads), "uploads hung"
+    errs = [r if isinstance(r, Exception) else describe(r) for r in results
+            if isinstance(r, Exception) or r.status_code != 200]
+    assert not errs, errs
+    urls = {r.json()["url"] for r in results}
+    assert len(urls) == 1, urls
+    assert {r.json()["md5"] for r in results} == {md5(data)}
+    assert len(_copies(node, md5(data))) == 1, files_under(node.path("files"))
+    g = requests.get(urls.pop(), timeout=T)
+    assert g.status_code == 200 and g.content == data
+
+
+def test_same_bytes_other_scene(node):
+    data = payload(3000)
+    name = token() + ".bin"
+    a = upload(requests, node, data, name, {"output": "json", "scene": "default"}).json()
+    b = upload(requests, node, data, name, {"output": "json", "scene": "other"}).json()
+    assert a["md5"] == b["md5"] == md5(data)
+    assert a["path"] != b["path"], (a, b)
+    assert b["path"].startswith("/group1/other/"), b
+    for j in (a, b):
+        g = requests.get(node.url + j["path"], timeout=T)
+        assert g.status_code == 200 and g.content == data, describe(g)
+    d = requests.post(node.g + "/delete", data={"path": a["path"]}, timeout=T)
+    assert_ok_json(d)
+    assert requests.get(node.url + a["path"], timeout=T).status_code == 404
+    g = requests.get(node.url + b["path"], timeout=T)
+    assert g.status_code == 200 and g.content == data, describe(g)
+    info = requests.get(node.g + "/get_file_info", params={"path": b["path"]}, timeout=T)
+    assert assert_ok_json(info)["data"]["md5"] == md5(data)
+    # and the other way round: the surviving copy can be deleted too
+    d = requests.post(node.g + "/delete", data={"path": b["path"]}, timeout=T)
+    assert_ok_json(d)
+    assert requests.get(node.url + b["path"], timeout=T).status_code == 404
+    assert _copies(node, md5(data)) == []
+
+
+def test_same_name_different_content_no_overwrite(node):
+    name = token() + ".txt"
+    d1, d2 = payload(1000), payload(1000)
+    a = upload(requests, node, d1, name, {"output": "json"})
+    b = upload(requests, node, d2, name, {"output": "json"})
+    assert a.status_code == 200 and b.status_code == 200, (describe(a), describe(b))
+    a, b = a.json(), b.json()
+    assert a["url"] != b["url"], (a["url"], b["url"])
+    for j, d in ((a, d1), (b, d2)):
+        g = requests.get(j["url"], timeout=T)
+        assert g.status_code == 200 and g.content == d, (j["url"], describe(g))
+        assert j["md5"] == md5(d)
+    # the filename= field colliding with an existing stored name behaves the same way
+    stored = token() + ".txt"
+    d3, d4 = payload(500), payload(500)
+    c = upload(requests, node, d3, "x.txt", {"output": "json", "filename": stored}).json()
+    e = upload(requests, node, d4, "y.txt", {"output": "json", "filename": stored}).json()
+    assert c["url"] != e["url"]
+    for j, d in ((c, d3), (e, d4)):
+        g = requests.get(j["url"], timeout=T)
+        assert g.status_code == 200 and g.content == d, (j["url"], describe(g))
+        info = assert_ok_json(requests.get(node.g + "/get_file_info",
+                                           params={"path": j["path"]}, timeout=T))["data"]
+        assert info["md5"] == md5(d), info
+
+
+def test_delete_then_reupload(node):
+    data = payload()
+    name = token() + ".bin"
+    a = upload(requests, node, data, name, {"output": "json"}).json()
+    assert_ok_json(requests.get(node.g + "/delete", params={"md5": a["md5"]}, timeout=T))
+    assert_fail(requests.get(node.url + a["path"], timeout=T), 404)
+    b = upload(requests, node, data, name, {"output": "json"})
+    assert b.status_code == 200, describe(b)
+    g = requests.get(b.json()["url"], timeout=T)
+    assert g.status_code == 200 and g.content == data, describe(g)

@@ -1,0 +1,260 @@
+"""Durability: restart keeps everything; the index is rebuilt from files/ (CLI flag and
+repair endpoint) with the original names; kill -9 during many streamed uploads loses
+nothing acknowledged and never serves a partial file; a 512 MiB upload streams in bounded
+memory."""
+import hashlib
+import os
+import random
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+from bbutil import (T, assert_ok_json, describe, file_md5, files_under, md5, multipart_stream,
+                    new_boundary, payload, seeded_bytes, stream_upload_cl, token, upload,
+                    wait_for)
+
+
+def _up(node, data, name, **fields):
+    f = {"output": "json"}
+    f.update(fields)
+    r = upload(requests, node, data, name, f)
+    assert r.status_code == 200, describe(r)
+    return r.json()
+
+
+def test_restart_keeps_files(node):
+    ups = []
+    for i in range(5):
+        data = payload(random.randint(1, 200000))
+        ups.append((data, _up(node, data, token() + ".bin")))
+    node.restart()
+    for data, j in ups:
+        g = requests.get(j["url"], timeout=T)
+        assert g.status_code == 200 and g.content == data, describe(g)
+        info = assert_ok_json(requests.get(node.g + "/get_file_info", params={"md5": j["md5"]},
+                                           timeout=T))["data"]
+        assert info["size"] == len(data)
+    # dedupe still knows the content after the restart
+    data, j = ups[0]
+    again = _up(node, data, token() + ".bin")
+    assert again["md5"] == j["md5"]
+
+
+def _upload_five(node):
+    """Five uploads: plain, plain, filename= rename, custom path, other scene.
+    Returns [(data, original name, scene or None, reply)]."""
+    out = []
+    for kind in ("plain", "plain", "rename", "path", "scene"):
+        data = payload(random.randint(10, 50000))
+        orig = token() + "_orig.txt"
+        fields = {}
+        scene = "default"
+        if kind == "rename":
+            fields["filename"] = token() + "_renamed.txt"
+        elif kind == "path":
+            fields["path"] = token() + "/deep"
+            scene = None
+        elif kind == "scene":
+            fields["scene"] = "otherscene"
+            scene = "otherscene"
+        j = _up(node, data, orig, **fields)
+        if kind == "rename":
+            assert j["path"].endswith("/" + fields["filename"]), j
+        out.append((data, orig, scene, j))
+    return out
+
+
+def _check_rebuilt(node, ups):
+    bad = []
+    for data, orig, scene, j in ups:
+        r = requests.get(node.g + "/get_file_info", params={"md5": md5(data)}, timeout=T)
+        if r.status_code != 200:
+            bad.append(f"{orig}: get_file_info {describe(r)}")
+            continue
+        info = r.json()["data"]
+        if info.get("size") != len(data):
+            bad.append(f"{orig}: size {info.get('size')} != {len(data)}")
+        if info.get("name") != orig:
+            bad.append(f"{orig}: name {info.get('name')!r}, want the original upload name")
+        if scene is not None and info.get("scene") != scene:
+            bad.append(f"{orig}: scene {info.get('scene')!r}, want {scene!r}")
+        g = requests.get(node.url + j["path"], timeout=T)
+        if g.status_code != 200 or g.content != data:
+            bad.append(f"{orig}: download after rebuild {describe(g)}")
+        r = requests.get(node.g + "/get_file_info", params={"path": j["path"]}, timeout=T)
+        if r.status_code != 200 or r.json()["data"].get("md5") != md5(data):
+            bad.append(f"{orig}: get_file_info by path {describe(r)}")
+    assert not bad, "\n".join(bad)
+
+
+def test_rebuild_meta_cli(node):
+    ups = _upload_five(node)
+    assert node.stop() == 0
+    shutil.rmtree(node.path("data", "meta"))
+    p = node.run_cli(["--rebuild-meta"], timeout=60)
+    assert p.returncode == 0, (p.stdout + p.stderr).decode("utf-8", "replace")
+    assert os.path.isdir(node.path("data", "meta"))
+    node.start()
+    _check_rebuilt(node, ups)
+
+
+def test_rebuild_via_repair_fileinfo(node):
+    ups = _upload_five(node)
+    assert node.stop() == 0
+    shutil.rmtree(node.path("data", "meta"))
+    node.start()
+    r = requests.get(node.g + "/repair_fileinfo", timeout=(5, 60))
+    assert_ok_json(r)
+    _check_rebuilt(node, ups)
+
+
+def test_index_lost_still_serves_files(node):
+    """Bytes are the truth: with the index gone, the files themselves still download."""
+    data = payload()
+    j = _up(node, data, token() + ".bin")
+    assert node.stop() == 0
+    shutil.rmtree(node.path("data", "meta"))
+    node.start()
+    g = requests.get(node.url + j["path"], timeout=T)
+    assert g.status_code == 200 and g.content == data, describe(g)
+
+
+@pytest.mark.slow
+def test_kill9_during_streamed_uploads(node):
+    threads_n, per = 16, 6
+    total = threads_n * per
+    rnd = random.Random(os.urandom(8))
+    specs = []                      # (seed, size, md5)
+    for _ in range(total):
+        seed = rnd.getrandbits(64)
+        size = rnd.randint(1 << 20, 4 << 20)
+        specs.append((seed, size, md5(seeded_bytes(seed, size))))
+    all_md5 = {s[2] for s in specs}
+    acked = []                      # (md5, path)
+    wrong = []                      # replies before the kill that were not a clean 200
+    lock = threading.Lock()
+    replies = [0]
+    stop = threading.Event()
+
+    def chunks(seed, size):
+        data = seeded_bytes(seed, size)
+        step = 128 * 1024
+        for off in range(0, size, step):
+            yield data[off:off + step]
+
+    def worker(ti):
+        for k in range(per):
+            if stop.is_set():
+                return
+            seed, size, digest = specs[ti * per + k]
+            name = f"c{ti}_{k}.bin"
+            try:
+                if ti % 2 == 0:
+                    b = new_boundary()
+                    r = requests.post(node.g + "/upload", timeout=(5, 60),
+                                      data=multipart_stream([("output", "json")], name,
+                                                            chunks(seed, size), b),
+                                      headers={"Content-Type": "multipart/form-data; boundary=" + b})
+                else:
+                    r = stream_upload_cl(node.port, "/group1/upload", [("output", "json")], name,
+                                         chunks(seed, size), size, timeout=60)
+            except Exception:        # noqa: BLE001 - the kill drops connections
+                return
+            with lock:
+                replies[0] += 1
+                if r.status_code == 200:
+                    j = r.json()
+                    if j.get("md5") != digest:
+                        wrong.append(f"{name}: reply md5 {j.get('md5')} != {digest}")
+                    acked.append((digest, j["path"]))
+                else:
+                    wrong.append(f"{name}: HTTP {r.status_code} {r.content[:200]!r}")
+
+    ts = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(threads_n)]
+    for t in ts:
+        t.start()
+    want = int(total * 0.4)
+    wait_for(lambda: replies[0] >= want, timeout=120, interval=0.01,
+             what=f"{want} upload replies")
+    node.kill9()
+    stop.set()
+    for t in ts:
+        t.join(70)
+    assert not any(t.is_alive() for t in ts), "upload threads hung after kill -9"
+    assert not wrong, "\n".join(wrong)
+    assert acked, "no upload was acknowledged"
+    assert len(acked) < total, "every upload finished before the kill; test proved nothing"
+
+    node.start()
+    tmp = node.path("data", "tmp")
+    assert not os.path.isdir(tmp) or os.listdir(tmp) == [], os.listdir(tmp)
+    bad = []
+    for digest, path in acked:
+        g = requests.get(node.url + path, timeout=(5, 60))
+        if g.status_code != 200 or md5(g.content) != digest:
+            bad.append(f"acknowledged {path} lost or corrupt: HTTP {g.status_code}, "
+                       f"{len(g.content)} bytes")
+    for f in files_under(node.path("files")):
+        if file_md5(f) not in all_md5:
+            bad.append(f"partial/foreign file on disk: {f} ({os.path.getsize(f)} bytes)")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.slow
+def test_streaming_upload_memory_bounded(start_node, binary):
+    env = {}
+    if _is_asan(binary):
+        # ASan keeps freed blocks in a quarantine (256 MiB by default) that would dominate
+        # VmHWM; shrink it so the measurement reflects the server's own buffering.
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS", ""),
+                                                     "quarantine_size_mb=4"]))
+    n = start_node(env=env)
+    block = 1 << 20
+
+    def gen(blocks, h, seed):
+        r = random.Random(seed)
+        b = new_boundary()
+
+        def body():
+            for _ in range(blocks):
+                chunk = r.randbytes(block)
+                h.update(chunk)
+                yield chunk
+        return b, body()
+
+    # warm-up: 16 MiB, so buffers and pools reach their steady size
+    h0 = hashlib.md5()
+    b, body = gen(16, h0, 1)
+    r = requests.post(n.g + "/upload", timeout=(5, 120),
+                      data=multipart_stream([("output", "json")], "warm.bin", body, b),
+                      headers={"Content-Type": "multipart/form-data; boundary=" + b})
+    assert r.status_code == 200 and r.json()["md5"] == h0.hexdigest(), describe(r)
+    before = n.vm_hwm_kib()
+    h = hashlib.md5()
+    b, body = gen(512, h, os.urandom(8))
+    t0 = time.monotonic()
+    r = requests.post(n.g + "/upload", timeout=(5, 300),
+                      data=multipart_stream([("output", "json")], "big.bin", body, b),
+                      headers={"Content-Type": "multipart/form-data; boundary=" + b})
+    elapsed = time.monotonic() - t0
+    assert r.status_code == 200, describe(r)
+    j = r.json()
+    assert j["md5"] == h.hexdigest(), j
+    assert j["size"] == 512 * block
+    after = n.vm_hwm_kib()
+    grew = (after - before) / 1024
+    assert grew < 32, f"VmHWM grew {grew:.1f} MiB ({before} -> {after} KiB) in {elapsed:.1f}s"
+    on_disk = n.path("files", *j["path"].split("/")[2:])
+    assert os.path.getsize(on_disk) == 512 * block
+
+
+def _is_asan(binary):
+    try:
+        out = subprocess.run(["ldd", binary], capture_output=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return b"libasan" in out

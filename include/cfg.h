@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define CFG_LIST_MAX 64
 
@@ -98,3 +99,5 @@ void cfg_fini(struct cfg *c);
 /* Number of keys in the table and the i-th key's name (for docs and tests). */
 size_t cfg_key_count(void);
 const char *cfg_key_name(size_t i);
+/* Markdown table of every key (type, default, meaning): docs/CONFIG.md is this output. */
+void cfg_print_keys(FILE *out);

@@ -33,6 +33,7 @@ static void usage(FILE *out)
             "                    on first start)\n"
             "  --check-config    validate the configuration and exit (0 valid, 2 invalid)\n"
             "  --rebuild-meta    rebuild the metadata index from ROOT/files and exit\n"
+            "  --config-keys     print every cfg.json key with its default and meaning\n"
             "  --version         print the version and exit\n"
             "  --help            this text\n"
             "Every cfg.json key can be set with FILESERVER_<KEY>, e.g. FILESERVER_ADDR=:9000.\n");
@@ -40,7 +41,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_ROOT = 1, OPT_CONFIG, OPT_CHECK, OPT_REBUILD, OPT_VERSION, OPT_HELP };
+    enum { OPT_ROOT = 1, OPT_CONFIG, OPT_CHECK, OPT_REBUILD, OPT_VERSION, OPT_HELP, OPT_KEYS };
     static const struct option opts[] = {
         {"root", required_argument, NULL, OPT_ROOT},
         {"config", required_argument, NULL, OPT_CONFIG},
@@ -48,6 +49,7 @@ int main(int argc, char **argv)
         {"rebuild-meta", no_argument, NULL, OPT_REBUILD},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
+        {"config-keys", no_argument, NULL, OPT_KEYS},
         {NULL, 0, NULL, 0},
     };
     const char *root = getenv("FILESERVER_ROOT");
@@ -63,6 +65,7 @@ int main(int argc, char **argv)
         case OPT_REBUILD: rebuild = 1; break;
         case OPT_VERSION: printf("fileserver %s\n", FS_VERSION); return 0;
         case OPT_HELP: usage(stdout); return 0;
+        case OPT_KEYS: cfg_print_keys(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }

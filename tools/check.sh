@@ -21,5 +21,10 @@ owner openssl/ src/digest.c
 if grep -nE '#include <(jansson|microhttpd|leveldb|curl|openssl)' include/*.h; then
   echo "check: a public header includes a third-party header"; fail=1
 fi
+bin=${1:-build/src/fileserver}
+if [ -x "$bin" ] && ! "$bin" --config-keys | diff -u docs/CONFIG.md - >/dev/null; then
+  echo "check: docs/CONFIG.md is stale: regenerate it with: $bin --config-keys > docs/CONFIG.md"
+  fail=1
+fi
 [ "$fail" = 0 ] && echo "check: ok"
 exit "$fail"

@@ -2,7 +2,9 @@
 # Builds the libFuzzer targets with clang and ASan+UBSan, then runs each for N seconds on a
 # scratch copy of its committed corpus (the committed one is never touched). Exits non-zero
 # if any target crashed; the crashing inputs are kept and their paths printed.
-# Usage: tools/fuzz.sh [SECONDS=30] [TARGET...]   (env: FUZZ_BUILD_DIR, FUZZ_JOBS, FUZZ_ARGS)
+# Usage: tools/fuzz.sh [SECONDS=30] [TARGET...]
+# Env: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_JOBS, FUZZ_ARGS (extra libFuzzer flags),
+# FUZZ_CMAKE_ARGS (extra configure flags, e.g. -DWERROR=OFF).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-30}
@@ -18,11 +20,12 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 [ ${#targets[@]} -gt 0 ] || { echo "fuzz: no targets in tests/fuzz" >&2; exit 2; }
 
+# shellcheck disable=SC2086 # FUZZ_CMAKE_ARGS is a list of flags
 # fuzzer-no-link puts coverage instrumentation into the core library too; without it
 # libFuzzer would only see the harness and fuzz blind.
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
   -DENABLE_FUZZING=ON -DSANITIZE=address,undefined \
-  -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link >/dev/null
+  -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link ${FUZZ_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build" -j "${FUZZ_JOBS:-$(nproc)}" --target "${targets[@]}"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz.XXXXXX")

@@ -82,7 +82,9 @@ int cfg_apply_env(struct cfg *c, char *err, size_t errcap);
 
 /* Loads path; if it does not exist, generates it (peer id, host from addr's port and the
  * first non-loopback IPv4 or GO_FASTDFS_IP, admin key, cluster secret) with mode 0600
- * and loads that. Then applies the environment and validates. */
+ * and loads that. Then applies the environment and validates. On success *c is
+ * overwritten (its old contents are not freed: pass a zeroed struct); on failure it is
+ * left untouched. */
 int cfg_load(struct cfg *c, const char *path, char *err, size_t errcap);
 
 /* Cross-key validation (addr parses, file_sum_arithmetic known, sizes >= 0, ...). */

@@ -51,7 +51,9 @@ struct upload {
 static int part_begin(void *ctx, const struct multipart_part *p)
 {
     struct upload *u = ctx;
-    if (strcmp(p->name, "file") == 0 && p->has_filename && !u->got_file) {
+    /* an empty filename is a plain field to Go's parser, and so to go-fastdfs */
+    bool is_file = p->has_filename && p->filename[0];
+    if (strcmp(p->name, "file") == 0 && is_file && !u->got_file) {
         int rc = store_tmp_create(u->srv->store, &u->tmp);
         if (rc < 0)
             return rc;
@@ -61,7 +63,7 @@ static int part_begin(void *ctx, const struct multipart_part *p)
         snprintf(u->upname, sizeof u->upname, "%s", p->filename);
         u->cur = PART_FILE;
         u->got_file = true;
-    } else if (p->has_filename) {
+    } else if (is_file) {
         u->cur = PART_SKIP; /* only the first file part counts, as in go-fastdfs */
     } else {
         snprintf(u->field, sizeof u->field, "%s", p->name);

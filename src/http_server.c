@@ -386,7 +386,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     atomic_fetch_sub(&hs->inflight, 1);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt,
+                                                         va_list ap)
 {
     (void)cls;
     char line[512];

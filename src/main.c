@@ -79,9 +79,9 @@ int main(int argc, char **argv)
     if (check) {
         struct cfg cfg;
         char err[4096] = "", path[1200];
+        memset(&cfg, 0, sizeof cfg);
         if (!config)
             snprintf(path, sizeof path, "%s/conf/cfg.json", root && *root ? root : ".");
-        cfg_defaults(&cfg);
         int rc = cfg_load(&cfg, config ? config : path, err, sizeof err);
         cfg_fini(&cfg);
         if (rc) {

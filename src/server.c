@@ -63,7 +63,6 @@ int server_init(struct server *srv, const char *root, const char *cfg_path, char
     char p[1300];
     snprintf(p, sizeof p, "%s/log", srv->root);
     mkdir_p(p);
-    cfg_defaults(&srv->cfg);
     rc = cfg_load(&srv->cfg, srv->cfg_path, err, errcap);
     if (rc)
         return rc;

@@ -19,5 +19,9 @@ void digest_free(struct digest *d);
 size_t digest_hex_len(enum digest_algo algo);
 /* One-shot MD5 hex of a buffer (path keys are MD5 of a path string in go-fastdfs). */
 void digest_md5_hex(const void *p, size_t n, char out[DIGEST_HEX_MAX]);
+/* SHA-256 hex (64 chars + NUL) of a buffer. */
+void digest_sha256_hex(const void *p, size_t n, char out[65]);
+/* HMAC-SHA256 hex of msg under key. */
+void digest_hmac_sha256_hex(const char *key, const void *msg, size_t n, char out[65]);
 /* Fills out with n cryptographically random bytes; 0 or -EIO. */
 int digest_random(void *out, size_t n);

@@ -6,9 +6,11 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "log.h"
@@ -101,6 +103,31 @@ void digest_md5_hex(const void *p, size_t n, char out[DIGEST_HEX_MAX])
     unsigned len = 0;
     if (EVP_Digest(p, n, md, &len, EVP_md5(), NULL) != 1 || len * 2 >= DIGEST_HEX_MAX) {
         log_ssl("md5");
+        out[0] = '\0';
+        return;
+    }
+    to_hex(md, len, out);
+}
+
+void digest_sha256_hex(const void *p, size_t n, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1 || len != 32) {
+        log_ssl("sha256");
+        out[0] = '\0';
+        return;
+    }
+    to_hex(md, len, out);
+}
+
+void digest_hmac_sha256_hex(const char *key, const void *msg, size_t n, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    size_t kl = strlen(key);
+    if (kl > INT_MAX || !HMAC(EVP_sha256(), key, (int)kl, msg, n, md, &len) || len != 32) {
+        log_ssl("hmac");
         out[0] = '\0';
         return;
     }

@@ -295,6 +295,9 @@ int store_tmp_set_info(struct store_tmp *t, const char *json, size_t len)
 
 int store_get_info(struct store *s, const char *rel, char *out, size_t outcap)
 {
+    /* a zero size would turn fgetxattr into a size query that writes nothing */
+    if (outcap < 2)
+        return -ERANGE;
     int fd = path_open_beneath(s->files_fd, rel, O_RDONLY);
     if (fd < 0)
         return fd;

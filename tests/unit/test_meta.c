@@ -1,0 +1,570 @@
+/* Unit tests for meta: put/get by path key, lookup of every path of a digest (bounded),
+ * delete with the per-day index kept while another path holds the content, scans, counts,
+ * persistence across reopen, unreadable records skipped by scans, concurrent writers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errcode.h"
+#include "fileinfo.h"
+#include "meta.h"
+#include "path.h"
+#include "support.h"
+
+#define MD5_A "0123456789abcdef0123456789abcdef"
+#define MD5_B "fedcba9876543210fedcba9876543210"
+#define SHA_A MD5_A "00112233" /* 40 hex: MD5_A is a prefix of it */
+
+#define TS_DAY1 1704110400LL /* 2024-01-01 12:00 UTC */
+#define TS_DAY2 (TS_DAY1 + 86400 * 3)
+
+struct fixture {
+    char dir[512];
+    char db[600];
+    struct meta *m;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    support_tmpdir(f->dir, sizeof(f->dir));
+    snprintf(f->db, sizeof(f->db), "%s/meta", f->dir);
+    if (meta_open(f->db, &f->m) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    meta_close(f->m);
+    support_rmtree(f->dir);
+    free(f);
+    return 0;
+}
+
+static void make_fi(struct file_info *fi, const char *dir, const char *name, const char *md5,
+                    int64_t size, int64_t ts)
+{
+    fileinfo_init(fi);
+    snprintf(fi->name, sizeof(fi->name), "%s", name);
+    snprintf(fi->path, sizeof(fi->path), "files/%s", dir);
+    snprintf(fi->md5, sizeof(fi->md5), "%s", md5);
+    snprintf(fi->scene, sizeof(fi->scene), "default");
+    fi->size = size;
+    fi->timestamp = ts;
+}
+
+static void key_of(const struct file_info *fi, char pk[DIGEST_HEX_MAX])
+{
+    fileinfo_path_key(fi, pk);
+}
+
+static void assert_fi_equal(const struct file_info *a, const struct file_info *b)
+{
+    assert_string_equal(a->name, b->name);
+    assert_string_equal(a->rename, b->rename);
+    assert_string_equal(a->path, b->path);
+    assert_string_equal(a->md5, b->md5);
+    assert_string_equal(a->scene, b->scene);
+    assert_int_equal(a->size, b->size);
+    assert_int_equal(a->timestamp, b->timestamp);
+    assert_int_equal(a->offset, b->offset);
+    assert_int_equal(a->npeers, b->npeers);
+    for (size_t i = 0; i < a->npeers; i++)
+        assert_string_equal(a->peers[i], b->peers[i]);
+}
+
+/* ---- day index collection ---- */
+
+#define DAYS_MAX 8
+
+struct days {
+    char day[DAYS_MAX][16];
+    long long count[DAYS_MAX], bytes[DAYS_MAX];
+    size_t n;
+};
+
+static int days_cb(void *ctx, const char *day, long long count, long long bytes)
+{
+    struct days *d = ctx;
+    assert_true(d->n < DAYS_MAX);
+    snprintf(d->day[d->n], sizeof(d->day[0]), "%s", day);
+    d->count[d->n] = count;
+    d->bytes[d->n] = bytes;
+    d->n++;
+    return 0;
+}
+
+static void get_days(struct meta *m, struct days *d)
+{
+    memset(d, 0, sizeof(*d));
+    assert_int_equal(meta_scan_days(m, days_cb, d), 0);
+}
+
+static void day_str(int64_t ts, char out[16])
+{
+    path_day((time_t)ts, out, 16);
+}
+
+/* ---- record scan collection ---- */
+
+struct recs {
+    char names[16][PATH_MAX_NAME + 1];
+    size_t n;
+    int stop_after; /* 0: never */
+};
+
+static int recs_cb(void *ctx, const struct file_info *fi)
+{
+    struct recs *r = ctx;
+    assert_true(r->n < 16);
+    snprintf(r->names[r->n], sizeof(r->names[0]), "%s", fi->name);
+    r->n++;
+    if (r->stop_after && (int)r->n >= r->stop_after)
+        return 42;
+    return 0;
+}
+
+/* ---- tests ---- */
+
+static void test_empty(void **state)
+{
+    struct fixture *f = *state;
+    struct days d;
+    struct recs r = {0};
+    struct file_info out[2];
+    assert_int_equal(meta_count(f->m), 0);
+    assert_int_equal(meta_scan(f->m, recs_cb, &r), 0);
+    assert_int_equal(r.n, 0);
+    get_days(f->m, &d);
+    assert_int_equal(d.n, 0);
+    assert_int_equal(meta_find_digest(f->m, MD5_A, out, 2), 0);
+}
+
+static void test_put_get(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi, got;
+    char pk[DIGEST_HEX_MAX];
+    make_fi(&fi, "default/20240101/12/00", "a.txt", MD5_A, 1234, TS_DAY1);
+    snprintf(fi.rename, sizeof(fi.rename), "renamed.txt");
+    assert_int_equal(fileinfo_add_peer(&fi, "http://10.0.0.1:8080"), 0);
+    assert_int_equal(fileinfo_add_peer(&fi, "http://10.0.0.2:8080"), 0);
+    fi.offset = -2;
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    key_of(&fi, pk);
+    assert_int_equal(meta_get_path(f->m, pk, &got), 0);
+    assert_fi_equal(&fi, &got);
+    assert_int_equal(meta_count(f->m), 1);
+}
+
+static void test_put_idempotent(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi, got;
+    struct days d;
+    char pk[DIGEST_HEX_MAX];
+    make_fi(&fi, "d", "a.txt", MD5_A, 10, TS_DAY1);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    assert_int_equal(meta_count(f->m), 1);
+    get_days(f->m, &d);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.count[0], 1);
+    assert_int_equal(d.bytes[0], 10);
+    /* an update of the same path replaces the record */
+    assert_int_equal(fileinfo_add_peer(&fi, "http://p"), 0);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    key_of(&fi, pk);
+    assert_int_equal(meta_get_path(f->m, pk, &got), 0);
+    assert_int_equal(got.npeers, 1);
+    assert_int_equal(meta_count(f->m), 1);
+}
+
+static void test_get_missing(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info got;
+    char longkey[400];
+    assert_int_equal(meta_get_path(f->m, MD5_B, &got), -ENOENT);
+    assert_int_equal(meta_get_path(f->m, "", &got), -ENOENT);
+    memset(longkey, 'a', sizeof(longkey) - 1);
+    longkey[sizeof(longkey) - 1] = '\0';
+    assert_int_equal(meta_get_path(f->m, longkey, &got), -ENOENT);
+}
+
+static void test_get_is_by_path_key_only(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi, got;
+    make_fi(&fi, "d", "a.txt", MD5_A, 1, TS_DAY1);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    /* the content digest is not a path key */
+    assert_int_equal(meta_get_path(f->m, MD5_A, &got), -ENOENT);
+}
+
+static void test_find_digest(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi, out[8];
+    make_fi(&fi, "s1/d", "one.txt", MD5_A, 5, TS_DAY1);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    make_fi(&fi, "s2/d", "two.txt", MD5_A, 5, TS_DAY1);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    make_fi(&fi, "s3/d", "three.txt", MD5_A, 5, TS_DAY1);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    make_fi(&fi, "s1/d", "other.txt", MD5_B, 9, TS_DAY1);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+
+    int n = meta_find_digest(f->m, MD5_A, out, 8);
+    assert_int_equal(n, 3);
+    bool seen1 = false, seen2 = false, seen3 = false;
+    for (int i = 0; i < n; i++) {
+        assert_string_equal(out[i].md5, MD5_A);
+        seen1 |= strcmp(out[i].name, "one.txt") == 0;
+        seen2 |= strcmp(out[i].name, "two.txt") == 0;
+        seen3 |= strcmp(out[i].name, "three.txt") == 0;
+    }
+    assert_true(seen1 && seen2 && seen3);
+    assert_int_equal(meta_find_digest(f->m, MD5_B, out, 8), 1);
+    assert_string_equal(out[0].name, "other.txt");
+}
+
+static void test_find_digest_max(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi, out[3];
+    for (int i = 0; i < 5; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "f%d", i);
+        make_fi(&fi, "d", name, MD5_A, 1, TS_DAY1);
+        assert_int_equal(meta_put(f->m, &fi), 0);
+    }
+    /* out has room for 2 of 3 slots used: the third must stay untouched */
+    memset(&out[2], 0x5a, sizeof(out[2]));
+    assert_int_equal(meta_find_digest(f->m, MD5_A, out, 2), 2);
+    assert_int_equal(out[2].name[0], 0x5a);
+    assert_int_equal(meta_find_digest(f->m, MD5_A, out, 1), 1);
+    assert_int_equal(meta_find_digest(f->m, MD5_A, out, 0), 0);
+}
+
+static void test_find_digest_unknown_and_prefix(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi, out[4];
+    make_fi(&fi, "d", "sha.txt", SHA_A, 1, TS_DAY1);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    /* MD5_A is a prefix of SHA_A: it must not match its records */
+    assert_int_equal(meta_find_digest(f->m, MD5_A, out, 4), 0);
+    assert_int_equal(meta_find_digest(f->m, SHA_A, out, 4), 1);
+    assert_int_equal(meta_find_digest(f->m, "", out, 4), 0);
+    assert_int_equal(meta_find_digest(f->m, MD5_B, out, 4), 0);
+}
+
+static void test_del(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi, got, out[2];
+    char pk[DIGEST_HEX_MAX];
+    make_fi(&fi, "d", "gone.txt", MD5_A, 7, TS_DAY1);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    assert_int_equal(meta_del(f->m, &fi), 0);
+    key_of(&fi, pk);
+    assert_int_equal(meta_get_path(f->m, pk, &got), -ENOENT);
+    assert_int_equal(meta_find_digest(f->m, MD5_A, out, 2), 0);
+    assert_int_equal(meta_count(f->m), 0);
+    struct days d;
+    get_days(f->m, &d);
+    assert_int_equal(d.n, 0);
+    /* deleting what is not there is not an error */
+    assert_int_equal(meta_del(f->m, &fi), 0);
+}
+
+static void test_del_keeps_day_while_digest_remains(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info a, b, c, out[4];
+    struct days d;
+    char day[16];
+    day_str(TS_DAY1, day);
+    make_fi(&a, "s1", "a.txt", MD5_A, 100, TS_DAY1);
+    make_fi(&b, "s2", "b.txt", MD5_A, 100, TS_DAY1);
+    make_fi(&c, "s1", "c.txt", MD5_B, 5, TS_DAY1);
+    assert_int_equal(meta_put(f->m, &a), 0);
+    assert_int_equal(meta_put(f->m, &b), 0);
+    assert_int_equal(meta_put(f->m, &c), 0);
+    get_days(f->m, &d);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.day[0], day);
+    assert_int_equal(d.count[0], 2); /* distinct contents, not paths */
+    assert_int_equal(d.bytes[0], 105);
+
+    assert_int_equal(meta_del(f->m, &a), 0);
+    get_days(f->m, &d);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.count[0], 2);
+    assert_int_equal(d.bytes[0], 105);
+    assert_int_equal(meta_find_digest(f->m, MD5_A, out, 4), 1);
+    assert_string_equal(out[0].name, "b.txt");
+
+    assert_int_equal(meta_del(f->m, &b), 0);
+    get_days(f->m, &d);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.count[0], 1);
+    assert_int_equal(d.bytes[0], 5);
+
+    assert_int_equal(meta_del(f->m, &c), 0);
+    get_days(f->m, &d);
+    assert_int_equal(d.n, 0);
+    assert_int_equal(meta_count(f->m), 0);
+}
+
+static void test_del_digest_on_two_days(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info a, b;
+    struct days d;
+    /* one content uploaded on two days under two paths: each day counts it */
+    make_fi(&a, "s1", "a.txt", MD5_A, 10, TS_DAY1);
+    make_fi(&b, "s2", "b.txt", MD5_A, 10, TS_DAY2);
+    assert_int_equal(meta_put(f->m, &a), 0);
+    assert_int_equal(meta_put(f->m, &b), 0);
+    get_days(f->m, &d);
+    assert_int_equal(d.n, 2);
+    /* the later path goes first, then the last one: no day may still count the content */
+    assert_int_equal(meta_del(f->m, &b), 0);
+    assert_int_equal(meta_del(f->m, &a), 0);
+    assert_int_equal(meta_count(f->m), 0);
+    get_days(f->m, &d);
+    assert_int_equal(d.n, 0);
+}
+
+static void test_scan_days_order(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi;
+    struct days d;
+    char d1[16], d2[16];
+    day_str(TS_DAY1, d1);
+    day_str(TS_DAY2, d2);
+    /* put the later day first: the scan is in date order regardless */
+    make_fi(&fi, "x", "late.txt", MD5_B, 30, TS_DAY2);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    make_fi(&fi, "x", "early.txt", MD5_A, 20, TS_DAY1);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    make_fi(&fi, "x", "early2.txt", SHA_A, 1, TS_DAY1);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    get_days(f->m, &d);
+    assert_int_equal(d.n, 2);
+    assert_string_equal(d.day[0], d1);
+    assert_int_equal(d.count[0], 2);
+    assert_int_equal(d.bytes[0], 21);
+    assert_string_equal(d.day[1], d2);
+    assert_int_equal(d.count[1], 1);
+    assert_int_equal(d.bytes[1], 30);
+}
+
+static int days_stop_cb(void *ctx, const char *day, long long count, long long bytes)
+{
+    (void)day;
+    (void)count;
+    (void)bytes;
+    (*(int *)ctx)++;
+    return 9;
+}
+
+static void test_scan_days_stops(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi;
+    int calls = 0;
+    make_fi(&fi, "x", "a", MD5_A, 1, TS_DAY1);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    make_fi(&fi, "x", "b", MD5_B, 1, TS_DAY2);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    assert_int_equal(meta_scan_days(f->m, days_stop_cb, &calls), 9);
+    assert_int_equal(calls, 1);
+}
+
+static void test_scan_and_count(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi;
+    struct recs r = {0};
+    static const char *names[] = {"n0", "n1", "n2", "n3", "n4"};
+    for (size_t i = 0; i < 5; i++) {
+        make_fi(&fi, "sc", names[i], (i % 2) ? MD5_A : MD5_B, 1, TS_DAY1);
+        assert_int_equal(meta_put(f->m, &fi), 0);
+    }
+    assert_int_equal(meta_count(f->m), 5);
+    assert_int_equal(meta_scan(f->m, recs_cb, &r), 0);
+    assert_int_equal(r.n, 5);
+    for (size_t i = 0; i < 5; i++) {
+        bool found = false;
+        for (size_t j = 0; j < r.n; j++)
+            found |= strcmp(r.names[j], names[i]) == 0;
+        assert_true(found);
+    }
+}
+
+static void test_scan_stops(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi;
+    struct recs r = {.stop_after = 2};
+    for (int i = 0; i < 4; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "s%d", i);
+        make_fi(&fi, "st", name, MD5_A, 1, TS_DAY1);
+        assert_int_equal(meta_put(f->m, &fi), 0);
+    }
+    assert_int_equal(meta_scan(f->m, recs_cb, &r), 42);
+    assert_int_equal(r.n, 2);
+}
+
+static void test_unreadable_record_skipped(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info good, bad, got;
+    struct recs r = {0};
+    char pk[DIGEST_HEX_MAX];
+    make_fi(&good, "d", "good.txt", MD5_A, 1, TS_DAY1);
+    assert_int_equal(meta_put(f->m, &good), 0);
+    /* the API cannot write raw bytes, but a record whose digest is not hex is stored and
+     * then refused by the reader: it plays the corrupt value */
+    make_fi(&bad, "d", "bad.txt", "not-hex!", 1, TS_DAY1);
+    if (meta_put(f->m, &bad) != 0)
+        return; /* refusing it at write time is fine too */
+    key_of(&bad, pk);
+    assert_int_equal(meta_get_path(f->m, pk, &got), ERR_CORRUPT);
+    assert_int_equal(meta_scan(f->m, recs_cb, &r), 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.names[0], "good.txt");
+}
+
+static void test_reopen_keeps_data(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi, got, out[2];
+    struct days d;
+    char pk[DIGEST_HEX_MAX];
+    make_fi(&fi, "persist/d", "p.txt", MD5_A, 77, TS_DAY1);
+    assert_int_equal(fileinfo_add_peer(&fi, "http://peer:1"), 0);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    meta_close(f->m);
+    f->m = NULL;
+    assert_int_equal(meta_open(f->db, &f->m), 0);
+    key_of(&fi, pk);
+    assert_int_equal(meta_get_path(f->m, pk, &got), 0);
+    assert_fi_equal(&fi, &got);
+    assert_int_equal(meta_find_digest(f->m, MD5_A, out, 2), 1);
+    assert_int_equal(meta_count(f->m), 1);
+    get_days(f->m, &d);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.bytes[0], 77);
+}
+
+static void test_open_bad_dir(void **state)
+{
+    struct fixture *f = *state;
+    char p[700];
+    struct meta *m = NULL;
+    /* a regular file where the database directory should be */
+    snprintf(p, sizeof(p), "%s/plainfile", f->dir);
+    support_write_file(p, "x", 1);
+    assert_true(meta_open(p, &m) < 0);
+    assert_null(m);
+    /* the same database cannot be opened twice (LevelDB lock) */
+    assert_true(meta_open(f->db, &m) < 0);
+    assert_null(m);
+}
+
+static void test_close_null(void **state)
+{
+    (void)state;
+    meta_close(NULL);
+}
+
+#define WRITERS 4
+#define PER_WRITER 20
+
+struct writer {
+    struct meta *m;
+    int id;
+    int failures;
+};
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    for (int i = 0; i < PER_WRITER; i++) {
+        struct file_info fi;
+        char name[32];
+        snprintf(name, sizeof(name), "w%d-%d", w->id, i);
+        make_fi(&fi, "conc", name, (i % 2) ? MD5_A : MD5_B, 1, TS_DAY1);
+        if (meta_put(w->m, &fi) != 0)
+            w->failures++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_puts(void **state)
+{
+    struct fixture *f = *state;
+    pthread_t th[WRITERS];
+    struct writer w[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        w[i] = (struct writer){f->m, i, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
+    }
+    for (int i = 0; i < WRITERS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(w[i].failures, 0);
+    }
+    assert_int_equal(meta_count(f->m), WRITERS * PER_WRITER);
+    struct days d;
+    get_days(f->m, &d);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.count[0], 2);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_empty),
+        T(test_put_get),
+        T(test_put_idempotent),
+        T(test_get_missing),
+        T(test_get_is_by_path_key_only),
+        T(test_find_digest),
+        T(test_find_digest_max),
+        T(test_find_digest_unknown_and_prefix),
+        T(test_del),
+        T(test_del_keeps_day_while_digest_remains),
+        T(test_del_digest_on_two_days),
+        T(test_scan_days_order),
+        T(test_scan_days_stops),
+        T(test_scan_and_count),
+        T(test_scan_stops),
+        T(test_unreadable_record_skipped),
+        T(test_reopen_keeps_data),
+        T(test_open_bad_dir),
+        cmocka_unit_test(test_close_null),
+        T(test_concurrent_puts),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

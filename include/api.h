@@ -22,6 +22,15 @@ int api_status(struct http_req *req, struct http_reply *rep, struct server *srv)
 int api_list_dir(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_search(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_healthz(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_metrics(struct http_req *req, struct http_reply *rep, struct server *srv);
+/* api_peer.c */
+int api_syncfile_info(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_sync_delete(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_get_md5s_by_date(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_receive_md5s(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_sync(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_repair(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_repair_stat(struct http_req *req, struct http_reply *rep, struct server *srv);
 /* api_delete.c */
 int api_delete(struct http_req *req, struct http_reply *rep, struct server *srv);
 /* api_admin.c */

@@ -6,8 +6,13 @@
 
 struct server;
 
-/* 0 when the request may use a route of this access class, else ERR_FORBIDDEN. */
-int auth_check(const struct server *srv, const struct http_req *req, enum route_access acc);
+/* 0 when the request may use a route of this access class, else ERR_FORBIDDEN (with the
+ * reason in req->errmsg). A request carrying a cluster signature is verified whatever the
+ * class (a bad one is refused) and then marked req->peer_signed. Peer routes need a valid
+ * signature; admin routes take a signature, the X-Admin-Key header or an admin_ips address. */
+int auth_check(const struct server *srv, struct http_req *req, enum route_access acc);
+/* For a signed request with a body: the body must hash to the signed X-Fs-Body-Sha256. */
+int auth_check_body(struct http_req *req, const char *body, size_t len);
 /* True when ip (text IPv4/IPv6) matches an admin_ips entry (exact or CIDR). */
 bool auth_ip_allowed(const struct server *srv, const char *ip);
 /* Constant-time string equality. */

@@ -26,7 +26,9 @@
     X(ERR_NOTFOUND, -1018, 404, "not found")                                 \
     X(ERR_DIRDENY, -1019, 403, "directory listing disabled")                 \
     X(ERR_CORRUPT, -1020, 500, "stored data is corrupt")                     \
-    X(ERR_UNAVAIL, -1021, 503, "service unavailable")
+    X(ERR_UNAVAIL, -1021, 503, "service unavailable")                      \
+    X(ERR_SUSPENDED, -1022, 500, "request suspended")                        \
+    X(ERR_DELETED, -1023, 410, "deleted")
 
 enum errcode {
 #define ERRCODE_ENUM(name, value, status, text) name = value,

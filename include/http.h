@@ -23,8 +23,8 @@ enum http_method {
 #define HTTP_ERRMSG_MAX 256
 
 struct http_kv {
-    char *key;   /* decoded, owned by the request */
-    char *value; /* decoded, owned by the request */
+    const char *key;   /* decoded; owned by the request for req->args */
+    const char *value;
 };
 
 struct server;
@@ -44,6 +44,9 @@ struct http_req {
     const char *route_rest; /* for prefix routes: what follows the matched prefix (raw) */
     void *state;            /* a streaming handler's per-request state */
     char errmsg[HTTP_ERRMSG_MAX]; /* optional detail for an error reply */
+    bool peer_signed;       /* carries a valid cluster signature (auth.c) */
+    char peer_from[256];    /* the signing node's host URL (X-Fs-Peer), when peer_signed */
+    int resumed;            /* how many times the request was resumed after a suspend */
     void *conn_;            /* private to http_server.c */
 };
 
@@ -73,3 +76,8 @@ int http_req_add_arg(struct http_req *req, const char *key, size_t klen, const c
 /* Parses an application/x-www-form-urlencoded string into arguments. */
 int http_req_parse_urlencoded(struct http_req *req, const char *s, size_t n);
 void http_req_free_args(struct http_req *req);
+/* Parks the request: the handler then returns ERR_SUSPENDED and, later, any thread calls
+ * http_req_resume, after which the handler runs again (req->resumed counts how often).
+ * Must be called from within the handler, before handing req to another thread. */
+void http_req_suspend(struct http_req *req);
+void http_req_resume(struct http_req *req);

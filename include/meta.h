@@ -1,8 +1,11 @@
 /* The metadata index in LevelDB (the only file that includes <leveldb/c.h>). It is an
  * index over files/, rebuildable from it. Keys are namespaced:
- *   p/<pathkey>            -> FileInfo JSON   (one per stored path)
- *   d/<digest>/<pathkey>   -> ""              (paths holding some content)
- *   t/<yyyymmdd>/<digest>  -> size            (distinct contents per upload day)
+ *   p/<pathkey>            -> FileInfo JSON      (one per stored path)
+ *   d/<digest>/<pathkey>   -> ""                 (paths holding some content)
+ *   t/<yyyymmdd>/<pathkey> -> "<digest> <size>"  (files per upload day, for stat and repair)
+ *   q/<peer>/<pathkey>     -> job JSON           (replication to one peer; sync.c)
+ *   f/<pathkey>            -> job JSON           (a copy to pull from peers; sync.c)
+ *   x/<pathkey>            -> tombstone JSON     (a deleted path; sync.c)
  * Writes are synced batches: a record is durable when the call returns. Thread-safe. */
 #pragma once
 #include <stdbool.h>
@@ -14,20 +17,38 @@ struct meta; /* opaque */
 int meta_open(const char *dir, struct meta **out);
 void meta_close(struct meta *m);
 
+/* One extra key to write (val != NULL) or delete (val == NULL) in the same batch. */
+struct meta_kv {
+    char key[128];
+    char *val; /* borrowed */
+    size_t vlen;
+};
+
 /* Stores fi under its path key (and the digest and day indexes). */
 int meta_put(struct meta *m, const struct file_info *fi);
+/* Stores (put) or removes (!put) fi together with the extra keys, in one synced batch. */
+int meta_write(struct meta *m, const struct file_info *fi, bool put, const struct meta_kv *kv,
+               size_t nkv);
+/* Raw access to the job and tombstone namespaces. *val is malloc'd (caller frees). */
+int meta_kv_get(struct meta *m, const char *key, char **val, size_t *vlen);
+typedef int (*meta_kv_fn)(void *ctx, const char *key, size_t klen, const char *val,
+                          size_t vlen);
+/* Keys with the prefix in order; stops when cb returns non-zero (and returns that). */
+int meta_kv_scan(struct meta *m, const char *prefix, meta_kv_fn cb, void *ctx);
+/* Keys starting with prefix (bounded by max). */
+long long meta_kv_count(struct meta *m, const char *prefix, long long max);
 /* -ENOENT when absent. */
 int meta_get_path(struct meta *m, const char *pathkey, struct file_info *out);
 /* Every record holding `digest`, up to max, into out; returns the count (>= 0). */
 int meta_find_digest(struct meta *m, const char *digest, struct file_info *out, size_t max);
-/* Removes the path record; the day entry goes when no path holds the digest any more. */
+/* Removes the path record and its index entries. */
 int meta_del(struct meta *m, const struct file_info *fi);
 
 /* Calls cb for every record (p/ namespace); stops on non-zero and returns it. */
 typedef int (*meta_record_fn)(void *ctx, const struct file_info *fi);
 int meta_scan(struct meta *m, meta_record_fn cb, void *ctx);
 
-/* Per day: number of distinct digests and their total size; cb is called in date order. */
+/* Per day: number of files and their total size; cb is called in date order. */
 typedef int (*meta_day_fn)(void *ctx, const char *day, long long count, long long bytes);
 int meta_scan_days(struct meta *m, meta_day_fn cb, void *ctx);
 

@@ -10,10 +10,14 @@
 #include "http_router.h"
 
 #define SERVER_DIGEST_LOCKS 64
+#define SERVER_LAT_BUCKETS 9
+/* upper bounds of the latency buckets, in microseconds */
+extern const long long server_lat_bounds_us[SERVER_LAT_BUCKETS];
 
 struct store;
 struct meta;
 struct http_server;
+struct sync;
 
 struct server {
     struct cfg cfg;
@@ -24,10 +28,15 @@ struct server {
     struct meta *meta;
     struct http_router router;
     struct http_server *http;
+    struct sync *sync;        /* replication; NULL until sync_start */
     /* one lock per digest stripe: dedupe check and commit of one content are serialised */
     pthread_mutex_t digest_locks[SERVER_DIGEST_LOCKS];
     time_t started;
     atomic_llong uploads, downloads, errors;
+    /* request counters for /metrics: by status class (index = status / 100) and latency */
+    atomic_llong req_by_class[6];
+    atomic_llong lat_bucket[SERVER_LAT_BUCKETS + 1]; /* last one is +Inf */
+    atomic_llong lat_sum_us;
 };
 
 /* Loads cfg (generating it on first start), opens store and index. Does not listen. */

@@ -1,6 +1,7 @@
 /* /<group>/delete by `path` (that one stored path) or `md5` (every path holding that
  * content). Paths are removed one at a time under the content's lock, so a hard-linked
- * copy in another scene keeps its bytes until its own path is deleted. */
+ * copy in another scene keeps its bytes until its own path is deleted. Each removal leaves
+ * a tombstone and a delete job for every peer, in the same batch. */
 #include "api.h"
 
 #include <errno.h>
@@ -16,10 +17,11 @@
 #include "meta.h"
 #include "server.h"
 #include "store.h"
+#include "sync.h"
 
 #define DELETE_BATCH 16
 
-static int delete_one(struct server *srv, const struct file_info *fi)
+static int delete_one(struct server *srv, const struct file_info *fi, bool replicate)
 {
     char rel[PATH_MAX_REL + 8];
     int rc = fileinfo_rel(fi, rel, sizeof rel);
@@ -27,7 +29,7 @@ static int delete_one(struct server *srv, const struct file_info *fi)
         return rc;
     /* index first: a crash in between leaves an unindexed file (repairable), never an
      * index entry that points at nothing */
-    rc = meta_del(srv->meta, fi);
+    rc = sync_index(srv, fi, false, replicate, NULL, 0);
     if (rc)
         return rc;
     rc = store_unlink(srv->store, rel);
@@ -38,7 +40,7 @@ static int delete_one(struct server *srv, const struct file_info *fi)
     return rc;
 }
 
-static int delete_all(struct server *srv, const char *digest)
+static int delete_all(struct server *srv, const char *digest, bool replicate)
 {
     struct file_info all[DELETE_BATCH];
     /* bounded rounds: each removes up to DELETE_BATCH paths of the content */
@@ -47,7 +49,7 @@ static int delete_all(struct server *srv, const char *digest)
         if (n <= 0)
             return n;
         for (int i = 0; i < n; i++) {
-            int rc = delete_one(srv, &all[i]);
+            int rc = delete_one(srv, &all[i], replicate);
             if (rc)
                 return rc;
         }
@@ -66,7 +68,9 @@ int api_delete(struct http_req *req, struct http_reply *rep, struct server *srv)
     bool whole = md5 && *md5 && strcasecmp(md5, fi.md5) == 0;
     pthread_mutex_t *lk = server_digest_lock(srv, fi.md5);
     pthread_mutex_lock(lk);
-    rc = whole ? delete_all(srv, fi.md5) : delete_one(srv, &fi);
+    /* a delete a peer relays to us is not relayed again */
+    bool replicate = !req->peer_signed;
+    rc = whole ? delete_all(srv, fi.md5, replicate) : delete_one(srv, &fi, replicate);
     pthread_mutex_unlock(lk);
     if (rc)
         return rc;

@@ -26,6 +26,7 @@
 #include "server.h"
 #include "store.h"
 #include "strparse.h"
+#include "sync.h"
 #include "web_assets.h"
 #include "xalloc.h"
 
@@ -301,6 +302,13 @@ int api_download(struct http_req *req, struct http_reply *rep, struct server *sr
     int rc = store_open_read(srv->store, rel, &fd, &st);
     if (rc == -ELOOP || rc == -EXDEV || rc == -ENOTDIR)
         rc = -ENOENT;
+    /* not here (yet): look on the peers, unless a peer is asking (no loops) or this is
+     * already the second pass */
+    if (rc == -ENOENT && !req->peer_signed && req->resumed == 0) {
+        int mrc = sync_fetch_missing(srv, req, rel);
+        if (mrc == ERR_SUSPENDED || mrc == ERR_UNAVAIL)
+            return mrc;
+    }
     if (rc < 0)
         return rc;
     if (S_ISDIR(st.st_mode))

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "build_info.h"
 #include "errcode.h"
 #include "fileinfo.h"
@@ -23,6 +24,7 @@
 #include "path.h"
 #include "server.h"
 #include "store.h"
+#include "sync.h"
 
 #define SEARCH_MAX 100
 #define LIST_MAX 10000
@@ -153,6 +155,7 @@ int api_status(struct http_req *req, struct http_reply *rep, struct server *srv)
     json_object_set_new(d, "Fs.Downloads", json_integer(atomic_load(&srv->downloads)));
     json_object_set_new(d, "Fs.Errors", json_integer(atomic_load(&srv->errors)));
     json_object_set_new(d, "Fs.InFlight", json_integer(http_server_inflight(srv->http)));
+    json_object_set_new(d, "Fs.PeerStatus", sync_status_json(srv));
     json_object_set_new(d, "Sys.NumCpu", json_integer(sysconf(_SC_NPROCESSORS_ONLN)));
     json_object_set_new(d, "Sys.RssKiB", json_integer(rss_kib()));
     struct statvfs vf;
@@ -255,5 +258,46 @@ int api_search(struct http_req *req, struct http_reply *rep, struct server *srv)
         return rc;
     }
     http_reply_ok(rep, s.arr, "");
+    return 0;
+}
+
+int api_metrics(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    (void)req;
+    struct buf b;
+    buf_init(&b, 1024 * 1024);
+    buf_appendf(&b,
+                "# TYPE fileserver_uploads_total counter\nfileserver_uploads_total %lld\n"
+                "# TYPE fileserver_downloads_total counter\nfileserver_downloads_total %lld\n"
+                "# TYPE fileserver_errors_total counter\nfileserver_errors_total %lld\n"
+                "# TYPE fileserver_inflight_requests gauge\nfileserver_inflight_requests %d\n"
+                "# TYPE fileserver_files gauge\nfileserver_files %lld\n"
+                "# TYPE fileserver_resident_bytes gauge\nfileserver_resident_bytes %ld\n"
+                "# TYPE fileserver_requests_total counter\n",
+                (long long)atomic_load(&srv->uploads), (long long)atomic_load(&srv->downloads),
+                (long long)atomic_load(&srv->errors), http_server_inflight(srv->http),
+                meta_count(srv->meta), rss_kib() * 1024);
+    for (int c = 1; c < 6; c++)
+        buf_appendf(&b, "fileserver_requests_total{code=\"%dxx\"} %lld\n", c,
+                    (long long)atomic_load(&srv->req_by_class[c]));
+    buf_appends(&b, "# TYPE fileserver_request_duration_seconds histogram\n");
+    long long cum = 0;
+    for (int i = 0; i <= SERVER_LAT_BUCKETS; i++) {
+        cum += atomic_load(&srv->lat_bucket[i]);
+        if (i < SERVER_LAT_BUCKETS)
+            buf_appendf(&b, "fileserver_request_duration_seconds_bucket{le=\"%g\"} %lld\n",
+                        (double)server_lat_bounds_us[i] / 1e6, cum);
+        else
+            buf_appendf(&b, "fileserver_request_duration_seconds_bucket{le=\"+Inf\"} %lld\n",
+                        cum);
+    }
+    buf_appendf(&b,
+                "fileserver_request_duration_seconds_sum %.6f\n"
+                "fileserver_request_duration_seconds_count %lld\n",
+                (double)atomic_load(&srv->lat_sum_us) / 1e6, cum);
+    sync_metrics(srv, &b);
+    size_t len;
+    char *body = buf_steal(&b, &len);
+    http_reply_body_owned(rep, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
     return 0;
 }

@@ -26,6 +26,7 @@
 #include "server.h"
 #include "store.h"
 #include "strparse.h"
+#include "sync.h"
 #include "xalloc.h"
 
 #define FIELD_MAX 4096
@@ -359,7 +360,8 @@ static int commit_upload(struct server *srv, struct http_req *req, struct upload
                      fi->name);
         return rc;
     }
-    return meta_put(srv->meta, fi);
+    /* the record and one replication job per peer become durable together */
+    return sync_index(srv, fi, true, true, NULL, 0);
 }
 
 static int reply_result(struct server *srv, struct http_req *req, struct http_reply *rep,

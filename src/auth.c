@@ -6,9 +6,12 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "errcode.h"
+#include "digest.h"
 #include "http.h"
+#include "peersig.h"
 #include "server.h"
 #include "strparse.h"
 
@@ -87,10 +90,51 @@ bool auth_ip_allowed(const struct server *srv, const char *ip)
     return false;
 }
 
-int auth_check(const struct server *srv, const struct http_req *req, enum route_access acc)
+static int check_signature(const struct server *srv, struct http_req *req)
 {
-    if (acc == ACCESS_PUBLIC)
+    const char *sign = http_req_header(req, PEERSIG_HDR_SIGN);
+    if (!sign)
         return 0;
+    const char *why = NULL;
+    const char *body = http_req_header(req, PEERSIG_HDR_BODY);
+    int rc = peersig_verify(srv->cfg.cluster_secret ? srv->cfg.cluster_secret : "",
+                            req->method_str, req->url, req->args, req->nargs, body ? body : "",
+                            http_req_header(req, PEERSIG_HDR_TIME), sign, (long long)time(NULL),
+                            &why);
+    if (rc) {
+        snprintf(req->errmsg, sizeof req->errmsg, "cluster signature refused: %s",
+                 why ? why : "invalid");
+        return ERR_FORBIDDEN;
+    }
+    req->peer_signed = true;
+    const char *from = http_req_header(req, PEERSIG_HDR_PEER);
+    snprintf(req->peer_from, sizeof req->peer_from, "%s", from ? from : "");
+    return 0;
+}
+
+int auth_check_body(struct http_req *req, const char *body, size_t len)
+{
+    const char *want = http_req_header(req, PEERSIG_HDR_BODY);
+    char got[65];
+    digest_sha256_hex(body, len, got);
+    if (!want || !auth_secret_eq(want, got)) {
+        snprintf(req->errmsg, sizeof req->errmsg, "cluster signature refused: body changed");
+        return ERR_FORBIDDEN;
+    }
+    return 0;
+}
+
+int auth_check(const struct server *srv, struct http_req *req, enum route_access acc)
+{
+    int rc = check_signature(srv, req);
+    if (rc)
+        return rc;
+    if (acc == ACCESS_PUBLIC || req->peer_signed)
+        return 0;
+    if (acc == ACCESS_PEER) {
+        snprintf(req->errmsg, sizeof req->errmsg, "only cluster peers may call this");
+        return ERR_FORBIDDEN;
+    }
     const char *key = http_req_header(req, "X-Admin-Key");
     if (key && srv->cfg.admin_key && *srv->cfg.admin_key &&
         auth_secret_eq(key, srv->cfg.admin_key))

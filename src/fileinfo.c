@@ -111,9 +111,12 @@ static int get_int(json_t *o, const char *key, int64_t *out)
         return 0;
     if (json_is_integer(v))
         *out = json_integer_value(v);
-    else if (json_is_real(v)) /* go-fastdfs round-trips numbers through float64 */
-        *out = (int64_t)json_real_value(v);
-    else
+    else if (json_is_real(v)) { /* go-fastdfs round-trips numbers through float64 */
+        double d = json_real_value(v);
+        if (!(d > -4611686018427387904.0 && d < 4611686018427387904.0))
+            return ERR_BADREQ; /* out of range (or NaN): the cast would be undefined */
+        *out = (int64_t)d;
+    } else
         return ERR_BADREQ;
     return 0;
 }
@@ -136,6 +139,8 @@ int fileinfo_from_text(struct file_info *fi, const char *text, size_t len)
     rc = rc ? rc : get_int(o, "timeStamp", &fi->timestamp);
     rc = rc ? rc : get_int(o, "offset", &fi->offset);
     json_t *peers = json_object_get(o, "peers");
+    if (rc == 0 && peers && !json_is_null(peers) && !json_is_array(peers))
+        rc = ERR_BADREQ;
     if (rc == 0 && peers && json_is_array(peers)) {
         size_t i;
         json_t *p;

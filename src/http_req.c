@@ -3,6 +3,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,8 +62,8 @@ int http_req_parse_urlencoded(struct http_req *req, const char *s, size_t n)
 void http_req_free_args(struct http_req *req)
 {
     for (size_t i = 0; i < req->nargs; i++) {
-        free(req->args[i].key);
-        free(req->args[i].value);
+        free((void *)(uintptr_t)req->args[i].key);
+        free((void *)(uintptr_t)req->args[i].value);
     }
     req->nargs = 0;
 }

@@ -47,6 +47,7 @@ struct conn {
     int rc;           /* first error; the rest of the body is discarded */
     bool streaming;   /* body goes to the route's stream callbacks */
     bool queued;
+    bool suspended;   /* parked by the handler; the next call is the resume */
     struct buf body;  /* bounded small body for BODY_FORM / BODY_NONE */
     struct timespec t0;
     int status;
@@ -61,6 +62,19 @@ const char *http_req_header(const struct http_req *req, const char *name)
     if (!c || !c->mc)
         return NULL;
     return MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, name);
+}
+
+void http_req_suspend(struct http_req *req)
+{
+    struct conn *c = req->conn_;
+    c->suspended = true;
+    MHD_suspend_connection(c->mc);
+}
+
+void http_req_resume(struct http_req *req)
+{
+    struct conn *c = req->conn_;
+    MHD_resume_connection(c->mc);
 }
 
 static enum http_method parse_method(const char *m)
@@ -256,10 +270,15 @@ static int parse_form_body(struct conn *c)
 static void conn_finish(struct conn *c)
 {
     struct server *srv = c->hs->srv;
-    if (c->rc == 0 && !c->streaming && c->req.route && c->req.route->body == BODY_FORM)
+    if (c->rc == 0 && c->req.peer_signed && !c->streaming && !c->req.resumed)
+        c->rc = auth_check_body(&c->req, c->body.data ? c->body.data : "", c->body.len);
+    if (c->rc == 0 && !c->streaming && !c->req.resumed && c->req.route &&
+        c->req.route->body == BODY_FORM)
         c->rc = parse_form_body(c);
     if (c->rc == 0) {
         int rc = c->req.route->handler(&c->req, &c->rep, srv);
+        if (rc == ERR_SUSPENDED)
+            return; /* parked: the handler runs again once resumed */
         if (rc < 0)
             c->rc = rc;
     }
@@ -356,7 +375,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *mc, const cha
     }
     if (c->queued)
         return MHD_YES;
+    if (c->suspended) {
+        c->suspended = false;
+        c->req.resumed++;
+    }
     conn_finish(c);
+    if (c->suspended)
+        return MHD_YES;
     return queue_reply(c);
 }
 
@@ -371,10 +396,18 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     *con_cls = NULL;
     if (c->req.route && c->req.route->stream && c->req.route->stream->cleanup && c->streaming)
         c->req.route->stream->cleanup(&c->req);
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long us = (t1.tv_sec - c->t0.tv_sec) * 1000000L + (t1.tv_nsec - c->t0.tv_nsec) / 1000;
+    struct server *srv = hs->srv;
+    int klass = c->queued ? c->status / 100 : 0;
+    atomic_fetch_add(&srv->req_by_class[klass >= 0 && klass < 6 ? klass : 0], 1);
+    int b = 0;
+    while (b < SERVER_LAT_BUCKETS && us > server_lat_bounds_us[b])
+        b++;
+    atomic_fetch_add(&srv->lat_bucket[b], 1);
+    atomic_fetch_add(&srv->lat_sum_us, us);
     if (log_min_level <= LOG_INFO) {
-        struct timespec t1;
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        long us = (t1.tv_sec - c->t0.tv_sec) * 1000000L + (t1.tv_nsec - c->t0.tv_nsec) / 1000;
         log_info("access", "%s %s %s %d %ldus%s", c->req.client_ip, c->req.method_str,
                  c->req.url, c->queued ? c->status : 0, us,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
@@ -464,7 +497,7 @@ int http_server_start(struct server *srv, struct http_server **out)
      * vanishes in the middle of a body larger than the connection's buffer, so the
      * upload's temp file and the request stay until the idle timeout (test_badinput) */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_TURBO |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (v6)
         flags |= MHD_USE_IPv6;
     hs->d = MHD_start_daemon(

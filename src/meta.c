@@ -86,25 +86,76 @@ static void day_of(const struct file_info *fi, char day[16])
     path_day((time_t)fi->timestamp, day, 16);
 }
 
+int meta_write(struct meta *m, const struct file_info *fi, bool put, const struct meta_kv *kv,
+               size_t nkv)
+{
+    char pk[DIGEST_HEX_MAX], k[KEY_MAX], day[16], dv[80];
+    leveldb_writebatch_t *b = leveldb_writebatch_create();
+    if (fi) {
+        fileinfo_path_key(fi, pk);
+        day_of(fi, day);
+        int kp = snprintf(k, sizeof k, "p/%s", pk);
+        if (put) {
+            size_t vlen;
+            char *val = fileinfo_to_text(fi, &vlen);
+            if (!val) {
+                leveldb_writebatch_destroy(b);
+                return -ENOMEM;
+            }
+            leveldb_writebatch_put(b, k, (size_t)kp, val, vlen);
+            free(val);
+        } else {
+            leveldb_writebatch_delete(b, k, (size_t)kp);
+        }
+        kp = snprintf(k, sizeof k, "d/%s/%s", fi->md5, pk);
+        if (put)
+            leveldb_writebatch_put(b, k, (size_t)kp, "", 0);
+        else
+            leveldb_writebatch_delete(b, k, (size_t)kp);
+        kp = snprintf(k, sizeof k, "t/%s/%s", day, pk);
+        int dl = snprintf(dv, sizeof dv, "%s %lld", fi->md5, (long long)fi->size);
+        if (put)
+            leveldb_writebatch_put(b, k, (size_t)kp, dv, (size_t)dl);
+        else
+            leveldb_writebatch_delete(b, k, (size_t)kp);
+    }
+    for (size_t i = 0; i < nkv; i++) {
+        if (kv[i].val)
+            leveldb_writebatch_put(b, kv[i].key, strlen(kv[i].key), kv[i].val, kv[i].vlen);
+        else
+            leveldb_writebatch_delete(b, kv[i].key, strlen(kv[i].key));
+    }
+    return write_batch(m, b);
+}
+
 int meta_put(struct meta *m, const struct file_info *fi)
 {
-    char pk[DIGEST_HEX_MAX], k[KEY_MAX], day[16], sz[32];
-    size_t vlen;
-    fileinfo_path_key(fi, pk);
-    char *val = fileinfo_to_text(fi, &vlen);
-    if (!val)
-        return -ENOMEM;
-    leveldb_writebatch_t *b = leveldb_writebatch_create();
-    int kl = snprintf(k, sizeof k, "p/%s", pk);
-    leveldb_writebatch_put(b, k, (size_t)kl, val, vlen);
-    kl = snprintf(k, sizeof k, "d/%s/%s", fi->md5, pk);
-    leveldb_writebatch_put(b, k, (size_t)kl, "", 0);
-    day_of(fi, day);
-    kl = snprintf(k, sizeof k, "t/%s/%s", day, fi->md5);
-    int sl = snprintf(sz, sizeof sz, "%lld", (long long)fi->size);
-    leveldb_writebatch_put(b, k, (size_t)kl, sz, (size_t)sl);
-    free(val);
-    return write_batch(m, b);
+    return meta_write(m, fi, true, NULL, 0);
+}
+
+int meta_del(struct meta *m, const struct file_info *fi)
+{
+    return meta_write(m, fi, false, NULL, 0);
+}
+
+int meta_kv_get(struct meta *m, const char *key, char **val, size_t *vlen)
+{
+    char *err = NULL;
+    size_t n = 0;
+    char *v = leveldb_get(m->db, m->ropts, key, strlen(key), &n, &err);
+    if (err) {
+        log_error("meta", "read failed: %s", err);
+        leveldb_free(err);
+        return -EIO;
+    }
+    if (!v)
+        return -ENOENT;
+    *val = xmalloc(n + 1);
+    memcpy(*val, v, n);
+    (*val)[n] = '\0';
+    *vlen = n;
+    leveldb_free(v);
+    return 0;
 }
 
 static int get_raw(struct meta *m, const char *key, size_t klen, struct file_info *out)
@@ -133,10 +184,7 @@ int meta_get_path(struct meta *m, const char *pathkey, struct file_info *out)
     return get_raw(m, k, (size_t)kl, out);
 }
 
-/* Iterates keys with the given prefix; cb gets key and value. */
-typedef int (*kv_fn)(void *ctx, const char *k, size_t kl, const char *v, size_t vl);
-
-static int scan_prefix(struct meta *m, const char *prefix, kv_fn cb, void *ctx)
+static int scan_prefix(struct meta *m, const char *prefix, meta_kv_fn cb, void *ctx)
 {
     size_t pl = strlen(prefix);
     leveldb_iterator_t *it = leveldb_create_iterator(m->db, m->ropts);
@@ -197,43 +245,6 @@ int meta_find_digest(struct meta *m, const char *digest, struct file_info *out, 
     return rc < 0 ? rc : (int)f.n;
 }
 
-static int any_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
-{
-    (void)k;
-    (void)kl;
-    (void)v;
-    (void)vl;
-    *(int *)ctx = 1;
-    return 1;
-}
-
-int meta_del(struct meta *m, const struct file_info *fi)
-{
-    char pk[DIGEST_HEX_MAX], k[KEY_MAX], day[16];
-    fileinfo_path_key(fi, pk);
-    leveldb_writebatch_t *b = leveldb_writebatch_create();
-    int kl = snprintf(k, sizeof k, "p/%s", pk);
-    leveldb_writebatch_delete(b, k, (size_t)kl);
-    kl = snprintf(k, sizeof k, "d/%s/%s", fi->md5, pk);
-    leveldb_writebatch_delete(b, k, (size_t)kl);
-    int rc = write_batch(m, b);
-    if (rc)
-        return rc;
-    /* the day entry counts contents, so it goes only with the last path of the digest */
-    char prefix[KEY_MAX];
-    snprintf(prefix, sizeof prefix, "d/%s/", fi->md5);
-    int any = 0;
-    scan_prefix(m, prefix, any_cb, &any);
-    if (!any) {
-        day_of(fi, day);
-        b = leveldb_writebatch_create();
-        kl = snprintf(k, sizeof k, "t/%s/%s", day, fi->md5);
-        leveldb_writebatch_delete(b, k, (size_t)kl);
-        rc = write_batch(m, b);
-    }
-    return rc;
-}
-
 struct scan_ctx {
     meta_record_fn cb;
     void *ctx;
@@ -285,12 +296,13 @@ static int days_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl
         memcpy(d->day, k + 2, 8);
         d->day[8] = '\0';
     }
-    char num[32];
-    size_t n = vl < sizeof num - 1 ? vl : sizeof num - 1;
-    memcpy(num, v, n);
-    num[n] = '\0';
+    char val[96];
+    size_t n = vl < sizeof val - 1 ? vl : sizeof val - 1;
+    memcpy(val, v, n);
+    val[n] = '\0';
+    const char *sp = strchr(val, ' ');
     d->count++;
-    d->bytes += strtoll(num, NULL, 10);
+    d->bytes += sp ? strtoll(sp + 1, NULL, 10) : 0;
     return 0;
 }
 
@@ -318,4 +330,30 @@ long long meta_count(struct meta *m)
     long long n = 0;
     scan_prefix(m, "p/", count_cb, &n);
     return n;
+}
+
+int meta_kv_scan(struct meta *m, const char *prefix, meta_kv_fn cb, void *ctx)
+{
+    return scan_prefix(m, prefix, cb, ctx);
+}
+
+struct bounded_count {
+    long long n, max;
+};
+
+static int bounded_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    (void)k;
+    (void)kl;
+    (void)v;
+    (void)vl;
+    struct bounded_count *b = ctx;
+    return ++b->n >= b->max ? 1 : 0;
+}
+
+long long meta_kv_count(struct meta *m, const char *prefix, long long max)
+{
+    struct bounded_count b = {0, max};
+    scan_prefix(m, prefix, bounded_cb, &b);
+    return b.n;
 }

@@ -21,9 +21,13 @@
 #include "routes.h"
 #include "store.h"
 #include "strparse.h"
+#include "sync.h"
 #include "xalloc.h"
 
 #define HASH_CHUNK (256 * 1024)
+
+const long long server_lat_bounds_us[SERVER_LAT_BUCKETS] = {
+    1000, 5000, 10000, 50000, 100000, 500000, 1000000, 5000000, 30000000};
 
 static int mkdir_p(const char *dir)
 {
@@ -88,6 +92,9 @@ int server_init(struct server *srv, const char *root, const char *cfg_path, char
 
 int server_start(struct server *srv)
 {
+    int rc = sync_start(srv);
+    if (rc < 0)
+        return rc;
     return http_server_start(srv, &srv->http);
 }
 
@@ -102,6 +109,8 @@ void server_stop(struct server *srv, int drain_ms)
     if (http_server_inflight(srv->http) > 0)
         log_warn("server", "%d requests still running at shutdown",
                  http_server_inflight(srv->http));
+    /* workers resume any request still parked on them, while the daemon can finish it */
+    sync_stop(srv);
     http_server_stop(srv->http);
     srv->http = NULL;
 }
@@ -109,6 +118,7 @@ void server_stop(struct server *srv, int drain_ms)
 void server_fini(struct server *srv)
 {
     server_stop(srv, 0);
+    sync_stop(srv);
     meta_close(srv->meta);
     srv->meta = NULL;
     store_close(srv->store);
@@ -219,7 +229,7 @@ static int rebuild_one(void *ctx, const char *dir, const char *name, const struc
         snprintf(fi.scene, sizeof fi.scene, "%s", srv->cfg.default_scene);
     if (srv->cfg.host)
         fileinfo_add_peer(&fi, srv->cfg.host);
-    if (meta_put(srv->meta, &fi) == 0)
+    if (sync_index(srv, &fi, true, false, NULL, 0) == 0)
         rb->n++;
     return 0;
 }

@@ -8,6 +8,8 @@ struct server;
 /* api_upload.c */
 int api_upload(struct http_req *req, struct http_reply *rep, struct server *srv);
 extern const struct route_stream api_upload_stream;
+int api_upload_data(struct http_req *req, const char *p, size_t n);
+void api_upload_cleanup(struct http_req *req);
 /* api_download.c */
 int api_download(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_index(struct http_req *req, struct http_reply *rep, struct server *srv);
@@ -31,6 +33,9 @@ int api_receive_md5s(struct http_req *req, struct http_reply *rep, struct server
 int api_sync(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_repair(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_repair_stat(struct http_req *req, struct http_reply *rep, struct server *srv);
+/* api_groups.c */
+int api_other_group(struct http_req *req, struct http_reply *rep, struct server *srv);
+extern const struct route_stream api_place_stream;
 /* api_delete.c */
 int api_delete(struct http_req *req, struct http_reply *rep, struct server *srv);
 /* api_admin.c */

@@ -65,6 +65,9 @@ struct cfg {
     char *log_level;                  /* "info" */
     char *cluster_secret;             /* generated; authenticates peer calls */
     char *sync_mode;                  /* "group" (one syncfs per batch) | "file" (fsync) */
+    struct cfg_strlist group_nodes;   /* "group2=http://a:8080,http://b:8080" per other group */
+    int64_t store_lookup;             /* /upload placement: 0 round robin, 1 store_group, 2 free */
+    char *store_group;                /* the group for store_lookup 1 */
 };
 
 /* Fills c with defaults (the values a generated cfg.json has), allocating strings. */

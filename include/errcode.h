@@ -28,7 +28,8 @@
     X(ERR_CORRUPT, -1020, 500, "stored data is corrupt")                     \
     X(ERR_UNAVAIL, -1021, 503, "service unavailable")                      \
     X(ERR_SUSPENDED, -1022, 500, "request suspended")                        \
-    X(ERR_DELETED, -1023, 410, "deleted")
+    X(ERR_DELETED, -1023, 410, "deleted")                                    \
+    X(ERR_REDIRECT, -1024, 307, "served by another group: follow Location")
 
 enum errcode {
 #define ERRCODE_ENUM(name, value, status, text) name = value,

@@ -47,6 +47,7 @@ struct http_req {
     bool peer_signed;       /* carries a valid cluster signature (auth.c) */
     char peer_from[256];    /* the signing node's host URL (X-Fs-Peer), when peer_signed */
     int resumed;            /* how many times the request was resumed after a suspend */
+    char redirect[1024];    /* Location for an ERR_REDIRECT answer */
     void *conn_;            /* private to http_server.c */
 };
 

@@ -51,7 +51,7 @@ struct route {
 struct http_router {
     const struct route *routes;
     size_t nroutes;
-    char group_prefix[80]; /* "/group1" or "" */
+    char group_prefix[300]; /* "/group1" or "" (a group name is at most 255 bytes) */
 };
 
 void http_router_init(struct http_router *r, const struct route *routes, size_t n,

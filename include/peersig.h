@@ -13,8 +13,9 @@
 #define PEERSIG_HDR_PEER "X-Fs-Peer"
 
 /* Canonical text: METHOD "\n" PATH "\n" (KEY "=" VALUE "\n")* BODYSHA "\n" TIME, where keys
- * and values are the decoded arguments with any "\n" or "=" escaped as %0A / %3D. The
- * signature is the lower-hex HMAC-SHA256 of it. Returns 0, or -EMSGSIZE when the canonical
+ * and values are the decoded arguments, and every field (method, path, keys, values, body
+ * digest) has "%", "\n" and "=" escaped as %25 / %0A / %3D, so no two requests share a
+ * text. The signature is the lower-hex HMAC-SHA256 of it. Returns 0, or -EMSGSIZE when the canonical
  * text would exceed 64 KiB. */
 int peersig_sign(const char *secret, const char *method, const char *path,
                  const struct http_kv *args, size_t nargs, const char *body_sha256,

@@ -18,6 +18,7 @@ struct store;
 struct meta;
 struct http_server;
 struct sync;
+struct groups;
 
 struct server {
     struct cfg cfg;
@@ -29,6 +30,7 @@ struct server {
     struct http_router router;
     struct http_server *http;
     struct sync *sync;        /* replication; NULL until sync_start */
+    struct groups *groups;    /* other groups; NULL until groups_start */
     /* one lock per digest stripe: dedupe check and commit of one content are serialised */
     pthread_mutex_t digest_locks[SERVER_DIGEST_LOCKS];
     time_t started;

@@ -141,13 +141,13 @@ static int upload_begin(struct http_req *req, struct server *srv)
     return 0;
 }
 
-static int upload_data(struct http_req *req, const char *p, size_t n)
+int api_upload_data(struct http_req *req, const char *p, size_t n)
 {
     struct upload *u = req->state;
     return multipart_feed(u->mp, p, n);
 }
 
-static void upload_cleanup(struct http_req *req)
+void api_upload_cleanup(struct http_req *req)
 {
     struct upload *u = req->state;
     if (!u)
@@ -161,7 +161,8 @@ static void upload_cleanup(struct http_req *req)
     req->state = NULL;
 }
 
-const struct route_stream api_upload_stream = {upload_begin, upload_data, upload_cleanup};
+const struct route_stream api_upload_stream = {upload_begin, api_upload_data,
+                                                api_upload_cleanup};
 
 /* ---- deciding where the file goes ---- */
 

@@ -64,25 +64,35 @@ static bool net_contains(const unsigned char net[16], unsigned bits, const unsig
     return (net[full] & mask) == (a[full] & mask);
 }
 
+/* An IPv4 address seen through a dual-stack socket arrives as ::ffff:a.b.c.d. */
+static void unmap_v4(int *fam, unsigned char a[16], unsigned *bits)
+{
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (*fam == AF_INET6 && memcmp(a, v4mapped, 12) == 0 && *bits >= 96) {
+        memmove(a, a + 12, 4);
+        memset(a + 4, 0, 12);
+        *fam = AF_INET;
+        *bits -= 96;
+    }
+}
+
 bool auth_ip_allowed(const struct server *srv, const char *ip)
 {
     int fam;
     unsigned char a[16];
     unsigned abits;
-    if (!ip || !*ip || !parse_net(ip, &fam, a, &abits))
+    /* a client is one address, never a network */
+    if (!ip || !*ip || strchr(ip, '/') || !parse_net(ip, &fam, a, &abits))
         return false;
-    /* an IPv4 client seen through a dual-stack socket arrives as ::ffff:a.b.c.d */
-    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (fam == AF_INET6 && memcmp(a, v4mapped, 12) == 0) {
-        memmove(a, a + 12, 4);
-        memset(a + 4, 0, 12);
-        fam = AF_INET;
-    }
+    unmap_v4(&fam, a, &abits);
     for (size_t i = 0; i < srv->cfg.admin_ips.n; i++) {
         int nf;
         unsigned char net[16];
         unsigned bits;
-        if (!parse_net(srv->cfg.admin_ips.v[i], &nf, net, &bits) || nf != fam)
+        if (!parse_net(srv->cfg.admin_ips.v[i], &nf, net, &bits))
+            continue;
+        unmap_v4(&nf, net, &bits);
+        if (nf != fam)
             continue;
         if (net_contains(net, bits, a))
             return true;

@@ -110,6 +110,9 @@ static const struct key keys[] = {
     KS(log_level, "info", KN_NONE, "debug, info, warn, error or off"),
     KS(cluster_secret, "", KN_NONE, "shared secret that authenticates peer calls; generated"),
     KS(sync_mode, "group", KN_NONE, "durability: group (batched syncfs) or file (fsync each)"),
+    KL(group_nodes, "", KN_NONE, "other groups' nodes, \"group2=http://a:8080,http://b:8080\""),
+    KI(store_lookup, 0, 0, 2, "where /upload places files: 0 round robin, 1 store_group, 2 most free"),
+    KS(store_group, "", KN_NONE, "the group used when store_lookup is 1"),
 };
 
 /* go-fastdfs keys we accept and ignore so its cfg.json loads unchanged: "PeerID" is an ASCII
@@ -754,6 +757,14 @@ static void validate(const struct cfg *c, struct errs *e)
     enum log_level lvl;
     if (log_level_parse(str_or_empty(c->log_level), &lvl) != 0)
         errs_add(e, "log_level: expected debug, info, warn, error or off");
+    for (size_t i = 0; i < c->group_nodes.n; i++) {
+        const char *g = c->group_nodes.v[i];
+        const char *eq = strchr(g, '=');
+        if (!eq || eq == g || strncmp(eq + 1, "http", 4) != 0)
+            errs_add(e, "group_nodes: entry %zu must look like group2=http://host:port[,http://...]", i);
+    }
+    if (c->store_lookup == 1 && !*str_or_empty(c->store_group))
+        errs_add(e, "store_group: required when store_lookup is 1");
     if (strcmp(str_or_empty(c->sync_mode), "group") != 0 &&
         strcmp(str_or_empty(c->sync_mode), "file") != 0)
         errs_add(e, "sync_mode: expected group or file");

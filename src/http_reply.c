@@ -78,8 +78,15 @@ void http_reply_body_owned(struct http_reply *r, int status, const char *ctype, 
     r->kind = HTTP_BODY_BUF;
     r->buf = p;
     r->buflen = n;
-    if (ctype)
-        http_reply_header(r, "Content-Type", ctype);
+    if (!ctype)
+        return;
+    for (size_t i = 0; i < r->nhdr; i++)
+        if (strcasecmp(r->hdr[i].name, "Content-Type") == 0) {
+            free(r->hdr[i].value);
+            r->hdr[i].value = xstrdup(ctype);
+            return;
+        }
+    http_reply_header(r, "Content-Type", ctype);
 }
 
 void http_reply_body(struct http_reply *r, int status, const char *ctype, const void *p,

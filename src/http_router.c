@@ -76,9 +76,10 @@ void http_router_allow(unsigned methods, char *out, size_t outcap)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (!(methods & (1u << i)))
             continue;
-        int n = snprintf(out + len, outcap - len, "%s%s", len ? ", " : "", names[i]);
-        if (n < 0 || (size_t)n >= outcap - len)
-            break;
-        len += (size_t)n;
+        size_t need = (len ? 2 : 0) + strlen(names[i]);
+        if (len + need >= outcap)
+            break; /* never half a method name */
+        snprintf(out + len, outcap - len, "%s%s", len ? ", " : "", names[i]);
+        len += need;
     }
 }

@@ -297,8 +297,11 @@ static void conn_finish(struct conn *c)
         for (size_t i = 0; i < 2; i++)
             if (keep[i][0])
                 http_reply_header(&c->rep, keep_names[i], keep[i]);
+        if (c->rc == ERR_REDIRECT && c->req.redirect[0])
+            http_reply_header(&c->rep, "Location", c->req.redirect);
+        else
+            atomic_fetch_add(&srv->errors, 1);
         http_reply_error(&c->rep, c->rc, c->req.errmsg);
-        atomic_fetch_add(&srv->errors, 1);
     }
 }
 

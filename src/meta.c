@@ -94,6 +94,20 @@ int meta_write(struct meta *m, const struct file_info *fi, bool put, const struc
     if (fi) {
         fileinfo_path_key(fi, pk);
         day_of(fi, day);
+        struct file_info old;
+        if (put && meta_get_path(m, pk, &old) == 0) {
+            /* the path held other content or another day: drop its index entries */
+            char oday[16];
+            day_of(&old, oday);
+            if (strcmp(old.md5, fi->md5) != 0) {
+                int ko = snprintf(k, sizeof k, "d/%s/%s", old.md5, pk);
+                leveldb_writebatch_delete(b, k, (size_t)ko);
+            }
+            if (strcmp(oday, day) != 0) {
+                int ko = snprintf(k, sizeof k, "t/%s/%s", oday, pk);
+                leveldb_writebatch_delete(b, k, (size_t)ko);
+            }
+        }
         int kp = snprintf(k, sizeof k, "p/%s", pk);
         if (put) {
             size_t vlen;
@@ -353,6 +367,8 @@ static int bounded_cb(void *ctx, const char *k, size_t kl, const char *v, size_t
 
 long long meta_kv_count(struct meta *m, const char *prefix, long long max)
 {
+    if (max <= 0)
+        return 0;
     struct bounded_count b = {0, max};
     scan_prefix(m, prefix, bounded_cb, &b);
     return b.n;

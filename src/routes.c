@@ -53,6 +53,11 @@ const struct route routes_table[] = {
      "download a stored file (Range, conditional, disposition)"},
     {"/", 0, GET_, ACCESS_PUBLIC, BODY_NONE, api_root, 0, 0, "the upload page"},
     {"/healthz", 0, GET_, ACCESS_PUBLIC, BODY_NONE, api_healthz, 0, 0, "liveness"},
+    /* without the group prefix: placement by store_lookup, and other groups' URLs */
+    {"/upload", 0, ANY_, ACCESS_PUBLIC, BODY_STREAM, api_upload, &api_place_stream, HTTP_POST,
+     "upload placed in a group by store_lookup (307 to another group's node)"},
+    {"/", ROUTE_PREFIX, ANY_, ACCESS_PUBLIC, BODY_NONE, api_other_group, 0, 0,
+     "a URL of another group: redirect to one of its nodes"},
 };
 
 const size_t routes_count = sizeof routes_table / sizeof routes_table[0];

@@ -14,6 +14,7 @@
 
 #include "errcode.h"
 #include "fileinfo.h"
+#include "groups.h"
 #include "http_server.h"
 #include "log.h"
 #include "meta.h"
@@ -93,6 +94,8 @@ int server_init(struct server *srv, const char *root, const char *cfg_path, char
 int server_start(struct server *srv)
 {
     int rc = sync_start(srv);
+    if (rc == 0)
+        rc = groups_start(srv);
     if (rc < 0)
         return rc;
     return http_server_start(srv, &srv->http);
@@ -119,6 +122,7 @@ void server_fini(struct server *srv)
 {
     server_stop(srv, 0);
     sync_stop(srv);
+    groups_stop(srv);
     meta_close(srv->meta);
     srv->meta = NULL;
     store_close(srv->store);

@@ -1,6 +1,7 @@
 /* Unit tests for meta: put/get by path key, lookup of every path of a digest (bounded),
- * delete with the per-day index kept while another path holds the content, scans, counts,
- * persistence across reopen, unreadable records skipped by scans, concurrent writers. */
+ * delete and re-put keeping the digest and per-day indexes exact, scans, counts, extra keys
+ * written in the record's batch, persistence across reopen, corrupt records skipped by
+ * scans, concurrent writers. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -292,13 +293,14 @@ static void test_del(void **state)
     assert_int_equal(meta_del(f->m, &fi), 0);
 }
 
-static void test_del_keeps_day_while_digest_remains(void **state)
+static void test_del_day_counts_files(void **state)
 {
     struct fixture *f = *state;
     struct file_info a, b, c, out[4];
     struct days d;
     char day[16];
     day_str(TS_DAY1, day);
+    /* two paths of one content and one other file on the same day */
     make_fi(&a, "s1", "a.txt", MD5_A, 100, TS_DAY1);
     make_fi(&b, "s2", "b.txt", MD5_A, 100, TS_DAY1);
     make_fi(&c, "s1", "c.txt", MD5_B, 5, TS_DAY1);
@@ -308,14 +310,15 @@ static void test_del_keeps_day_while_digest_remains(void **state)
     get_days(f->m, &d);
     assert_int_equal(d.n, 1);
     assert_string_equal(d.day[0], day);
-    assert_int_equal(d.count[0], 2); /* distinct contents, not paths */
-    assert_int_equal(d.bytes[0], 105);
+    assert_int_equal(d.count[0], 3); /* files, not distinct contents */
+    assert_int_equal(d.bytes[0], 205);
 
     assert_int_equal(meta_del(f->m, &a), 0);
     get_days(f->m, &d);
     assert_int_equal(d.n, 1);
     assert_int_equal(d.count[0], 2);
     assert_int_equal(d.bytes[0], 105);
+    /* the other path of the content is still found */
     assert_int_equal(meta_find_digest(f->m, MD5_A, out, 4), 1);
     assert_string_equal(out[0].name, "b.txt");
 
@@ -324,11 +327,38 @@ static void test_del_keeps_day_while_digest_remains(void **state)
     assert_int_equal(d.n, 1);
     assert_int_equal(d.count[0], 1);
     assert_int_equal(d.bytes[0], 5);
+    assert_int_equal(meta_find_digest(f->m, MD5_A, out, 4), 0);
 
     assert_int_equal(meta_del(f->m, &c), 0);
     get_days(f->m, &d);
     assert_int_equal(d.n, 0);
     assert_int_equal(meta_count(f->m), 0);
+}
+
+static void test_put_replaces_indexes(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info old, neu, out[4];
+    struct days d;
+    char d2[16];
+    day_str(TS_DAY2, d2);
+    /* the same path re-recorded with other content on another day (a repair re-hash) */
+    make_fi(&old, "s", "same.txt", MD5_A, 10, TS_DAY1);
+    make_fi(&neu, "s", "same.txt", MD5_B, 20, TS_DAY2);
+    assert_int_equal(meta_put(f->m, &old), 0);
+    assert_int_equal(meta_put(f->m, &neu), 0);
+    assert_int_equal(meta_count(f->m), 1);
+    assert_int_equal(meta_find_digest(f->m, MD5_B, out, 4), 1);
+    /* the old content's index must not point at a record that holds other content */
+    int n = meta_find_digest(f->m, MD5_A, out, 4);
+    for (int i = 0; i < n; i++)
+        assert_string_equal(out[i].md5, MD5_A);
+    assert_int_equal(n, 0);
+    get_days(f->m, &d);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.day[0], d2);
+    assert_int_equal(d.count[0], 1);
+    assert_int_equal(d.bytes[0], 20);
 }
 
 static void test_del_digest_on_two_days(void **state)
@@ -442,16 +472,166 @@ static void test_unreadable_record_skipped(void **state)
     char pk[DIGEST_HEX_MAX];
     make_fi(&good, "d", "good.txt", MD5_A, 1, TS_DAY1);
     assert_int_equal(meta_put(f->m, &good), 0);
-    /* the API cannot write raw bytes, but a record whose digest is not hex is stored and
-     * then refused by the reader: it plays the corrupt value */
+    /* a record whose digest is not hex is refused by the reader */
     make_fi(&bad, "d", "bad.txt", "not-hex!", 1, TS_DAY1);
-    if (meta_put(f->m, &bad) != 0)
-        return; /* refusing it at write time is fine too */
-    key_of(&bad, pk);
-    assert_int_equal(meta_get_path(f->m, pk, &got), ERR_CORRUPT);
+    if (meta_put(f->m, &bad) == 0) {
+        key_of(&bad, pk);
+        assert_int_equal(meta_get_path(f->m, pk, &got), ERR_CORRUPT);
+    }
     assert_int_equal(meta_scan(f->m, recs_cb, &r), 0);
     assert_int_equal(r.n, 1);
     assert_string_equal(r.names[0], "good.txt");
+}
+
+static void test_corrupt_value_skipped(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info good, got;
+    struct recs r = {0};
+    static char garbage[] = "{\"name\":\"trunc";
+    static char notobj[] = "[1,2,3]";
+    struct meta_kv kv[2];
+    memset(kv, 0, sizeof(kv));
+    snprintf(kv[0].key, sizeof(kv[0].key), "p/%s", MD5_B);
+    kv[0].val = garbage;
+    kv[0].vlen = strlen(garbage);
+    snprintf(kv[1].key, sizeof(kv[1].key), "p/%s", "ffffffffffffffffffffffffffffffff");
+    kv[1].val = notobj;
+    kv[1].vlen = strlen(notobj);
+    make_fi(&good, "d", "good.txt", MD5_A, 1, TS_DAY1);
+    assert_int_equal(meta_write(f->m, &good, true, kv, 2), 0);
+    assert_int_equal(meta_get_path(f->m, MD5_B, &got), ERR_CORRUPT);
+    assert_int_equal(meta_scan(f->m, recs_cb, &r), 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.names[0], "good.txt");
+}
+
+/* ---- raw key/value namespaces ---- */
+
+struct kvlog {
+    char keys[8][128];
+    char vals[8][64];
+    size_t n;
+    size_t stop_after;
+};
+
+static int kvlog_cb(void *ctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    struct kvlog *l = ctx;
+    assert_true(l->n < 8);
+    snprintf(l->keys[l->n], sizeof(l->keys[0]), "%.*s", (int)klen, key);
+    snprintf(l->vals[l->n], sizeof(l->vals[0]), "%.*s", (int)vlen, val);
+    l->n++;
+    return (l->stop_after && l->n >= l->stop_after) ? 5 : 0;
+}
+
+static void set_kv(struct meta_kv *kv, const char *key, char *val)
+{
+    memset(kv, 0, sizeof(*kv));
+    snprintf(kv->key, sizeof(kv->key), "%s", key);
+    kv->val = val;
+    kv->vlen = val ? strlen(val) : 0;
+}
+
+static void test_write_with_extra_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi, got;
+    struct meta_kv kv[2];
+    char pk[DIGEST_HEX_MAX];
+    char *val = NULL;
+    size_t vlen = 0;
+    static char job[] = "{\"job\":1}";
+    make_fi(&fi, "w", "w.txt", MD5_A, 3, TS_DAY1);
+    key_of(&fi, pk);
+    char qkey[128];
+    snprintf(qkey, sizeof(qkey), "q/http://peer:8080/%s", pk);
+    set_kv(&kv[0], qkey, job);
+    assert_int_equal(meta_write(f->m, &fi, true, kv, 1), 0);
+    assert_int_equal(meta_get_path(f->m, pk, &got), 0);
+    assert_int_equal(meta_kv_get(f->m, qkey, &val, &vlen), 0);
+    assert_int_equal(vlen, strlen(job));
+    assert_string_equal(val, job);
+    free(val);
+    val = NULL;
+    /* remove the record and the job in one batch, and add a tombstone */
+    static char tomb[] = "{\"deleted\":true}";
+    char xkey[128];
+    snprintf(xkey, sizeof(xkey), "x/%s", pk);
+    set_kv(&kv[0], qkey, NULL);
+    set_kv(&kv[1], xkey, tomb);
+    assert_int_equal(meta_write(f->m, &fi, false, kv, 2), 0);
+    assert_int_equal(meta_get_path(f->m, pk, &got), -ENOENT);
+    assert_int_equal(meta_kv_get(f->m, qkey, &val, &vlen), -ENOENT);
+    assert_int_equal(meta_kv_get(f->m, xkey, &val, &vlen), 0);
+    assert_string_equal(val, tomb);
+    free(val);
+    assert_int_equal(meta_count(f->m), 0);
+}
+
+static void test_kv_get_missing_and_empty(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_kv kv;
+    struct file_info fi;
+    char *val = NULL;
+    size_t vlen = 99;
+    static char empty[] = "";
+    assert_int_equal(meta_kv_get(f->m, "f/none", &val, &vlen), -ENOENT);
+    assert_null(val);
+    set_kv(&kv, "f/empty", empty);
+    make_fi(&fi, "e", "e.txt", MD5_A, 1, TS_DAY1);
+    assert_int_equal(meta_write(f->m, &fi, true, &kv, 1), 0);
+    assert_int_equal(meta_kv_get(f->m, "f/empty", &val, &vlen), 0);
+    assert_non_null(val);
+    assert_int_equal(vlen, 0);
+    assert_string_equal(val, "");
+    free(val);
+}
+
+static void test_kv_scan_and_count(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_kv kv[5];
+    struct file_info fi;
+    struct kvlog l;
+    static char v1[] = "1", v2[] = "2", v3[] = "3", v4[] = "4", v5[] = "5";
+    set_kv(&kv[0], "q/b/2", v2);
+    set_kv(&kv[1], "q/a/1", v1);
+    set_kv(&kv[2], "q/b/3", v3);
+    set_kv(&kv[3], "qq/x", v4); /* shares "q" but not "q/" */
+    set_kv(&kv[4], "r/q/", v5);
+    make_fi(&fi, "k", "k.txt", MD5_A, 1, TS_DAY1);
+    assert_int_equal(meta_write(f->m, &fi, true, kv, 5), 0);
+
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(meta_kv_scan(f->m, "q/", kvlog_cb, &l), 0);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.keys[0], "q/a/1"); /* key order */
+    assert_string_equal(l.vals[0], "1");
+    assert_string_equal(l.keys[1], "q/b/2");
+    assert_string_equal(l.keys[2], "q/b/3");
+
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(meta_kv_scan(f->m, "q/b/", kvlog_cb, &l), 0);
+    assert_int_equal(l.n, 2);
+
+    memset(&l, 0, sizeof(l));
+    l.stop_after = 2;
+    assert_int_equal(meta_kv_scan(f->m, "q/", kvlog_cb, &l), 5);
+    assert_int_equal(l.n, 2);
+
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(meta_kv_scan(f->m, "z/", kvlog_cb, &l), 0);
+    assert_int_equal(l.n, 0);
+
+    assert_int_equal(meta_kv_count(f->m, "q/", 100), 3);
+    assert_int_equal(meta_kv_count(f->m, "q/", 2), 2);
+    assert_int_equal(meta_kv_count(f->m, "q/", 1), 1);
+    assert_int_equal(meta_kv_count(f->m, "z/", 100), 0);
+    assert_int_equal(meta_kv_count(f->m, "p/", 100), 1);
+    /* "bounded by max": never more than max */
+    assert_int_equal(meta_kv_count(f->m, "q/", 0), 0);
 }
 
 static void test_reopen_keeps_data(void **state)
@@ -537,7 +717,8 @@ static void test_concurrent_puts(void **state)
     struct days d;
     get_days(f->m, &d);
     assert_int_equal(d.n, 1);
-    assert_int_equal(d.count[0], 2);
+    assert_int_equal(d.count[0], WRITERS * PER_WRITER);
+    assert_int_equal(d.bytes[0], WRITERS * PER_WRITER);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -554,13 +735,18 @@ int main(void)
         T(test_find_digest_max),
         T(test_find_digest_unknown_and_prefix),
         T(test_del),
-        T(test_del_keeps_day_while_digest_remains),
+        T(test_del_day_counts_files),
+        T(test_put_replaces_indexes),
         T(test_del_digest_on_two_days),
         T(test_scan_days_order),
         T(test_scan_days_stops),
         T(test_scan_and_count),
         T(test_scan_stops),
         T(test_unreadable_record_skipped),
+        T(test_corrupt_value_skipped),
+        T(test_write_with_extra_keys),
+        T(test_kv_get_missing_and_empty),
+        T(test_kv_scan_and_count),
         T(test_reopen_keeps_data),
         T(test_open_bad_dir),
         cmocka_unit_test(test_close_null),

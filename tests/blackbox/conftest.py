@@ -16,11 +16,9 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
-BIN_CANDIDATES = (REPO / "build" / "src" / "fileserver", Path("/tmp/build-main/src/fileserver"))
+BIN_CANDIDATES = (REPO / "build" / "src" / "fileserver",)
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
-# Entries a node may create directly under its root (anything else is a containment failure).
-ROOT_ENTRIES = {"conf", "files", "data", "log", "stderr.log", "static"}
 STOP_GRACE = 10.0
 READY_TIMEOUT = 10.0
 
@@ -44,8 +42,9 @@ def binary():
     """A private copy of the binary, so a rebuild during the run cannot swap it mid-suite."""
     b = find_binary()
     if not b or not os.access(b, os.X_OK):
-        pytest.fail(f"fileserver binary not found (FILESERVER_BIN={os.environ.get('FILESERVER_BIN')!r},"
-                    f" candidates {[str(c) for c in BIN_CANDIDATES]})", pytrace=False)
+        pytest.fail("fileserver binary not found (FILESERVER_BIN="
+                    f"{os.environ.get('FILESERVER_BIN')!r}, candidates "
+                    f"{[str(c) for c in BIN_CANDIDATES]})", pytrace=False)
     d = tempfile.mkdtemp(prefix="fsbb-bin-")
     copy = os.path.join(d, "fileserver")
     shutil.copy2(b, copy)
@@ -313,4 +312,5 @@ def pytest_runtest_makereport(item, call):
             log = n.log()
             if len(log) > 12000:
                 log = "...[truncated]...\n" + log[-12000:]
-            rep.sections.append((f"fileserver node {i} ({n.url}) log [{rep.when}]", log or "(empty)"))
+            rep.sections.append((f"fileserver node {i} ({n.url}) log [{rep.when}]",
+                                 log or "(empty)"))

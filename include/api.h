@@ -10,6 +10,21 @@ int api_upload(struct http_req *req, struct http_reply *rep, struct server *srv)
 extern const struct route_stream api_upload_stream;
 int api_upload_data(struct http_req *req, const char *p, size_t n);
 void api_upload_cleanup(struct http_req *req);
+struct store_tmp;
+struct file_info;
+/* The one commit path of every upload (multipart and tus): tmp holds the complete bytes
+ * (tmp->size) whose digest is `digest`; upname is the client's file name; the form
+ * arguments of req (scene, path, filename, md5) decide the place. Dedupes, commits durably,
+ * indexes with one replication job per peer, and fills *out. Returns 0 (stored), 1 (the
+ * same content was already stored: *out is that record; tmp left for the caller to
+ * discard) or a negative code. Only call it with the upload's rules (read_only, size) checked. */
+int api_upload_commit(struct server *srv, struct http_req *req, struct store_tmp *tmp,
+                      const char *digest, const char *upname, struct file_info *out);
+/* Validates the `output` argument (text, json, json2; default text). */
+int api_upload_output(struct http_req *req, const char **output);
+/* The go-fastdfs upload answer for a record in the requested output form. */
+int api_upload_reply(struct server *srv, struct http_req *req, struct http_reply *rep,
+                     const struct file_info *fi, const char *output);
 /* api_download.c */
 int api_download(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_index(struct http_req *req, struct http_reply *rep, struct server *srv);

@@ -5,6 +5,7 @@
  *   t/<yyyymmdd>/<pathkey> -> "<digest> <size>"  (files per upload day, for stat and repair)
  *   q/<peer>/<pathkey>     -> job JSON           (replication to one peer; sync.c)
  *   f/<pathkey>            -> job JSON           (a copy to pull from peers; sync.c)
+ *   u/<tus id>             -> pathkey            (the record a tus upload became)
  *   x/<pathkey>            -> tombstone JSON     (a deleted path; sync.c)
  * Writes are synced batches: a record is durable when the call returns. Thread-safe. */
 #pragma once

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "errcode.h"
@@ -127,6 +128,15 @@ int api_lookup(struct server *srv, struct http_req *req, struct file_info *out)
             return 0;
         if (n == 32 && meta_get_path(srv->meta, low, out) == 0)
             return 0;
+        /* a tus upload id names the record its upload became (u/<id> -> path key) */
+        char key[64], *pk = NULL;
+        size_t pkl;
+        snprintf(key, sizeof key, "u/%s", low);
+        if (n == 32 && meta_kv_get(srv->meta, key, &pk, &pkl) == 0) {
+            int rc = pkl == 32 ? meta_get_path(srv->meta, pk, out) : -ENOENT;
+            free(pk);
+            return rc;
+        }
         return -ENOENT;
     }
     if (path && *path) {

@@ -207,7 +207,7 @@ static int resolve_scene(struct server *srv, struct http_req *req, char *out, si
 }
 
 /* Fills name/rename/path/scene of fi from the form; digest, size, time already set. */
-static int decide_place(struct server *srv, struct http_req *req, struct upload *u,
+static int decide_place(struct server *srv, struct http_req *req, const char *upname,
                         struct file_info *fi, char *dir, size_t dircap)
 {
     int rc = resolve_scene(srv, req, fi->scene, sizeof fi->scene);
@@ -215,13 +215,13 @@ static int decide_place(struct server *srv, struct http_req *req, struct upload 
         return rc;
 
     char name[1024];
-    snprintf(name, sizeof name, "%s", path_basename(u->upname));
+    snprintf(name, sizeof name, "%s", path_basename(upname));
     if (srv->cfg.enable_trim_file_name_special_char)
         path_trim_special(name);
     if (name[0] == '\0') {
         /* a name made only of special characters: fall back to the digest */
         char ext[64];
-        path_extension(u->upname, ext, sizeof ext);
+        path_extension(upname, ext, sizeof ext);
         snprintf(name, sizeof name, "%s", fi->md5);
     }
     if (strlen(name) > PATH_MAX_NAME || path_check_name(name) < 0) {
@@ -287,7 +287,7 @@ static bool record_live(struct server *srv, const struct file_info *fi)
 
 /* Moves the temp file (or a hard link to an existing copy) to dir/<name>; on a name taken
  * by other content tries "<i>_<name>" like go-fastdfs, never replacing anything. */
-static int place_file(struct server *srv, struct upload *u, struct file_info *fi,
+static int place_file(struct server *srv, struct store_tmp *tmp, struct file_info *fi,
                       const char *dir, const char *link_src)
 {
     char base[PATH_MAX_NAME + 1], cand[PATH_MAX_NAME + 1];
@@ -295,7 +295,7 @@ static int place_file(struct server *srv, struct upload *u, struct file_info *fi
     snprintf(cand, sizeof cand, "%s", base);
     for (int i = 0; i <= COLLISION_TRIES; i++) {
         int rc = link_src ? store_link(srv->store, link_src, dir, cand)
-                          : store_tmp_commit(srv->store, &u->tmp, dir, cand);
+                          : store_tmp_commit(srv->store, tmp, dir, cand);
         if (rc == 0) {
             if (strcmp(cand, fi->name) != 0)
                 snprintf(fi->rename, sizeof fi->rename, "%s", cand);
@@ -320,7 +320,7 @@ static int place_file(struct server *srv, struct upload *u, struct file_info *fi
     return ERR_CONFLICT;
 }
 
-static int commit_upload(struct server *srv, struct http_req *req, struct upload *u,
+static int commit_upload(struct server *srv, struct http_req *req, struct store_tmp *tmp,
                          struct file_info *fi, const char *dir)
 {
     struct file_info dups[DUPS_MAX];
@@ -350,9 +350,9 @@ static int commit_upload(struct server *srv, struct http_req *req, struct upload
     size_t tl;
     char *info = fileinfo_to_text(fi, &tl);
     if (info && !link_src)
-        store_tmp_set_info(&u->tmp, info, tl);
+        store_tmp_set_info(tmp, info, tl);
     free(info);
-    int rc = place_file(srv, u, fi, dir, link_src);
+    int rc = place_file(srv, tmp, fi, dir, link_src);
     if (rc == 1)
         return 1;
     if (rc < 0) {
@@ -365,8 +365,21 @@ static int commit_upload(struct server *srv, struct http_req *req, struct upload
     return sync_index(srv, fi, true, true, NULL, 0);
 }
 
-static int reply_result(struct server *srv, struct http_req *req, struct http_reply *rep,
-                        const struct file_info *fi, const char *output)
+int api_upload_output(struct http_req *req, const char **output)
+{
+    const char *o = http_req_arg(req, "output");
+    if (!o || !*o)
+        o = "text";
+    if (strcmp(o, "text") && strcmp(o, "json") && strcmp(o, "json2")) {
+        snprintf(req->errmsg, sizeof req->errmsg, "output just support json or text or json2");
+        return ERR_PARAM;
+    }
+    *output = o;
+    return 0;
+}
+
+int api_upload_reply(struct server *srv, struct http_req *req, struct http_reply *rep,
+                     const struct file_info *fi, const char *output)
 {
     json_t *res = api_file_result(srv, req, fi);
     if (strcmp(output, "json") == 0) {
@@ -381,24 +394,11 @@ static int reply_result(struct server *srv, struct http_req *req, struct http_re
     return 0;
 }
 
-static int check_output(struct http_req *req, const char **output)
-{
-    const char *o = http_req_arg(req, "output");
-    if (!o || !*o)
-        o = "text";
-    if (strcmp(o, "text") && strcmp(o, "json") && strcmp(o, "json2")) {
-        snprintf(req->errmsg, sizeof req->errmsg, "output just support json or text or json2");
-        return ERR_PARAM;
-    }
-    *output = o;
-    return 0;
-}
-
 /* GET ?md5=: the record's URL when the content is already stored. */
 static int instant_upload(struct server *srv, struct http_req *req, struct http_reply *rep)
 {
     const char *output;
-    int rc = check_output(req, &output);
+    int rc = api_upload_output(req, &output);
     if (rc)
         return rc;
     const char *md5 = http_req_arg(req, "md5");
@@ -413,7 +413,39 @@ static int instant_upload(struct server *srv, struct http_req *req, struct http_
         rc = -ENOENT;
     if (rc)
         return rc;
-    return reply_result(srv, req, rep, &fi, output);
+    return api_upload_reply(srv, req, rep, &fi, output);
+}
+
+int api_upload_commit(struct server *srv, struct http_req *req, struct store_tmp *tmp,
+                      const char *digest, const char *upname, struct file_info *out)
+{
+    struct file_info fi;
+    fileinfo_init(&fi);
+    snprintf(fi.md5, sizeof fi.md5, "%s", digest);
+    fi.size = (int64_t)tmp->size;
+    fi.timestamp = (int64_t)time(NULL);
+    if (fi.size == 0)
+        return ERR_EMPTY;
+    const char *want = http_req_arg(req, "md5");
+    if (want && *want && !strparse_ieq(want, fi.md5)) {
+        snprintf(req->errmsg, sizeof req->errmsg, "md5 mismatch: content is %s", fi.md5);
+        return ERR_DIGEST;
+    }
+    if (srv->cfg.host && fileinfo_add_peer(&fi, srv->cfg.host) < 0)
+        log_warn("upload", "host too long to record as a peer");
+    char dir[PATH_MAX_REL + 1];
+    int rc = decide_place(srv, req, upname, &fi, dir, sizeof dir);
+    if (rc)
+        return rc;
+    pthread_mutex_t *lk = server_digest_lock(srv, fi.md5);
+    pthread_mutex_lock(lk);
+    rc = commit_upload(srv, req, tmp, &fi, dir);
+    pthread_mutex_unlock(lk);
+    if (rc < 0)
+        return rc;
+    atomic_fetch_add(&srv->uploads, 1);
+    *out = fi;
+    return rc;
 }
 
 int api_upload(struct http_req *req, struct http_reply *rep, struct server *srv)
@@ -431,36 +463,15 @@ int api_upload(struct http_req *req, struct http_reply *rep, struct server *srv)
     if (!u->got_file)
         return ERR_NOFILE;
     const char *output;
-    if ((rc = check_output(req, &output)))
+    if ((rc = api_upload_output(req, &output)))
         return rc;
-
-    struct file_info fi;
-    fileinfo_init(&fi);
-    digest_final_hex(u->dg, fi.md5);
+    char digest[DIGEST_HEX_MAX];
+    digest_final_hex(u->dg, digest);
     digest_free(u->dg);
     u->dg = NULL;
-    fi.size = (int64_t)u->tmp.size;
-    fi.timestamp = (int64_t)time(NULL);
-    if (fi.size == 0)
-        return ERR_EMPTY;
-    const char *want = http_req_arg(req, "md5");
-    if (want && *want && !strparse_ieq(want, fi.md5)) {
-        snprintf(req->errmsg, sizeof req->errmsg, "md5 mismatch: content is %s", fi.md5);
-        return ERR_DIGEST;
-    }
-    if (srv->cfg.host && fileinfo_add_peer(&fi, srv->cfg.host) < 0)
-        log_warn("upload", "host too long to record as a peer");
-
-    char dir[PATH_MAX_REL + 1];
-    if ((rc = decide_place(srv, req, u, &fi, dir, sizeof dir)))
-        return rc;
-
-    pthread_mutex_t *lk = server_digest_lock(srv, fi.md5);
-    pthread_mutex_lock(lk);
-    rc = commit_upload(srv, req, u, &fi, dir);
-    pthread_mutex_unlock(lk);
+    struct file_info fi;
+    rc = api_upload_commit(srv, req, &u->tmp, digest, u->upname, &fi);
     if (rc < 0)
         return rc;
-    atomic_fetch_add(&srv->uploads, 1);
-    return reply_result(srv, req, rep, &fi, output);
+    return api_upload_reply(srv, req, rep, &fi, output);
 }

@@ -9,8 +9,8 @@ import time
 import pytest
 import requests
 
-from bbutil import (T, assert_fail, containment_problems, describe, file_md5, files_under, md5,
-                    multipart, payload, raw_exchange, token, upload, wait_for)
+from bbutil import (T, assert_fail, containment_problems, describe, file_md5, files_under,
+                    md5, multipart, payload, raw_exchange, token, upload, wait_for)
 
 
 def _alive(node):
@@ -316,10 +316,11 @@ def test_oversized_request_header(node):
 
 
 def test_garbage_request_lines(node):
+    post = b"POST /group1/upload HTTP/1.1\r\nHost: x\r\n"
     for req in (b"\x00\x01\x02\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
-                b"POST /group1/upload HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
-                b"POST /group1/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
-                b"POST /group1/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"):
+                post + b"Content-Length: -5\r\n\r\n",
+                post + b"Content-Length: 99999999999999999999\r\n\r\n",
+                post + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n"):
         resp, raw, err = raw_exchange(node.port, [req], read_timeout=5, shutdown_write=True)
         assert resp is None or resp.status >= 400, (req, resp)
     _nothing_stored(node)

@@ -191,7 +191,10 @@ def test_sigterm_drains_inflight_upload(node):
     r = result["r"]
     assert r.status_code == 200, (r.status_code, r.content[:300])
     assert r.json()["md5"] == md5(data)
-    rc = node.proc.wait(timeout=15)
+    try:
+        rc = node.proc.wait(timeout=10)       # the drain bound
+    except subprocess.TimeoutExpired:
+        raise AssertionError("node still running 10 s after the drained upload finished")
     assert rc == 0, f"exit code {rc}"
     node._close_log()
     # acknowledged means durable: it is there after a restart

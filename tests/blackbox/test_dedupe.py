@@ -121,3 +121,36 @@ def test_delete_then_reupload(node):
     assert b.status_code == 200, describe(b)
     g = requests.get(b.json()["url"], timeout=T)
     assert g.status_code == 200 and g.content == data, describe(g)
+
+
+def test_concurrent_same_name_different_content(node):
+    """Check-then-create races (go-fastdfs 12.2.13): simultaneous uploads of different bytes
+    under one name each get their own URL, and nothing is overwritten."""
+    name = token() + ".txt"
+    n = 8
+    datas = [payload(64 * 1024) for _ in range(n)]
+    barrier = threading.Barrier(n, timeout=20)
+    results = [None] * n
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = upload(requests, node, datas[i], name, {"output": "json"},
+                                timeout=(5, 60))
+        except Exception as e:           # noqa: BLE001
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert not any(t.is_alive() for t in threads), "uploads hung"
+    errs = [r if isinstance(r, Exception) else describe(r) for r in results
+            if isinstance(r, Exception) or r.status_code != 200]
+    assert not errs, errs
+    urls = [r.json()["url"] for r in results]
+    assert len(set(urls)) == n, urls
+    for u, d in zip(urls, datas):
+        g = requests.get(u, timeout=T)
+        assert g.status_code == 200 and g.content == d, (u, describe(g))

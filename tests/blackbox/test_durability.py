@@ -158,7 +158,8 @@ def test_kill9_during_streamed_uploads(node):
                     r = requests.post(node.g + "/upload", timeout=(5, 60),
                                       data=multipart_stream([("output", "json")], name,
                                                             chunks(seed, size), b),
-                                      headers={"Content-Type": "multipart/form-data; boundary=" + b})
+                                      headers={"Content-Type":
+                                               "multipart/form-data; boundary=" + b})
                 else:
                     r = stream_upload_cl(node.port, "/group1/upload", [("output", "json")], name,
                                          chunks(seed, size), size, timeout=60)
@@ -192,6 +193,9 @@ def test_kill9_during_streamed_uploads(node):
     node.start()
     tmp = node.path("data", "tmp")
     assert not os.path.isdir(tmp) or os.listdir(tmp) == [], os.listdir(tmp)
+    on_disk = files_under(node.path("files"))
+    print(f"kill -9 after {replies[0]} replies: {len(acked)} acknowledged of {total}, "
+          f"{len(on_disk)} files on disk after restart")
     bad = []
     for digest, path in acked:
         g = requests.get(node.url + path, timeout=(5, 60))
@@ -247,6 +251,8 @@ def test_streaming_upload_memory_bounded(start_node, binary):
     assert j["size"] == 512 * block
     after = n.vm_hwm_kib()
     grew = (after - before) / 1024
+    print(f"VmHWM {before} KiB after warm-up, {after} KiB after 512 MiB "
+          f"({grew:.1f} MiB growth, {elapsed:.1f}s)")
     assert grew < 32, f"VmHWM grew {grew:.1f} MiB ({before} -> {after} KiB) in {elapsed:.1f}s"
     on_disk = n.path("files", *j["path"].split("/")[2:])
     assert os.path.getsize(on_disk) == 512 * block

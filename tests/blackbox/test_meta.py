@@ -70,6 +70,7 @@ def test_check_file_exist(node):
     j = _up(node, data, name)
     r = requests.get(node.g + "/check_file_exist", params={"md5": j["md5"]}, timeout=T)
     assert r.status_code == 200, describe(r)
+    assert "\n" not in r.text.strip(), f"check_file_exist must answer compact JSON: {r.text!r}"
     rec = r.json()
     assert rec.get("md5") == md5(data) and rec.get("size") == len(data), rec
     assert rec.get("name") == name, rec

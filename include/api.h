@@ -55,6 +55,8 @@ extern const struct route_stream api_place_stream;
 int api_delete(struct http_req *req, struct http_reply *rep, struct server *srv);
 /* api_admin.c */
 int api_repair_fileinfo(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_gen_google_secret(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_gen_google_code(struct http_req *req, struct http_reply *rep, struct server *srv);
 
 /* api_common.c: helpers the handlers share. */
 struct file_info;

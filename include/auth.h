@@ -13,6 +13,18 @@ struct server;
 int auth_check(const struct server *srv, struct http_req *req, enum route_access acc);
 /* For a signed request with a body: the body must hash to the signed X-Fs-Body-Sha256. */
 int auth_check_body(struct http_req *req, const char *body, size_t len);
+/* Download protection for a stored file (rel below files/, md5 its digest or "" when not
+ * indexed): auth_url when enable_download_auth, the token when download_use_token, the
+ * scene's Google code when enable_google_auth. Peers and admins pass. 0, ERR_UNAUTH or
+ * ERR_FORBIDDEN with the reason in req->errmsg. */
+int auth_download(struct server *srv, struct http_req *req, const char *rel, const char *md5);
+/* Upload protection before the body is read: auth_url (Auth-Token header). */
+int auth_upload(struct server *srv, struct http_req *req);
+/* The scene's Google code (form field `code`) when enable_google_auth and the scene has a
+ * secret in `scenes` ("name:SECRET"). */
+int auth_google(struct server *srv, struct http_req *req, const char *scene);
+/* True for a caller that may use admin routes (signature, admin key, admin_ips). */
+bool auth_is_admin(const struct server *srv, const struct http_req *req);
 /* True when ip (text IPv4/IPv6) matches an admin_ips entry (exact or CIDR). */
 bool auth_ip_allowed(const struct server *srv, const char *ip);
 /* Constant-time string equality. */

@@ -68,6 +68,11 @@ struct cfg {
     struct cfg_strlist group_nodes;   /* "group2=http://a:8080,http://b:8080" per other group */
     int64_t store_lookup;             /* /upload placement: 0 round robin, 1 store_group, 2 free */
     char *store_group;                /* the group for store_lookup 1 */
+    char *download_token_secret;      /* keyed download tokens; generated */
+    int64_t google_auth_window;       /* TOTP steps accepted either side of now */
+    struct cfg_strlist cors_origins;  /* allowed origins (empty: any, no credentials) */
+    int64_t auth_timeout;             /* seconds for auth_url */
+    char *https_ca_file;              /* CA for peers' HTTPS */
 };
 
 /* Fills c with defaults (the values a generated cfg.json has), allocating strings. */

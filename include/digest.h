@@ -23,5 +23,8 @@ void digest_md5_hex(const void *p, size_t n, char out[DIGEST_HEX_MAX]);
 void digest_sha256_hex(const void *p, size_t n, char out[65]);
 /* HMAC-SHA256 hex of msg under key. */
 void digest_hmac_sha256_hex(const char *key, const void *msg, size_t n, char out[65]);
+/* Raw HMAC-SHA1 (20 bytes) of msg under a binary key (TOTP, RFC 6238). */
+void digest_hmac_sha1(const void *key, size_t klen, const void *msg, size_t n,
+                      unsigned char out[20]);
 /* Fills out with n cryptographically random bytes; 0 or -EIO. */
 int digest_random(void *out, size_t n);

@@ -18,6 +18,15 @@ struct peer_resp {
 int peer_client_new(const char *secret, const char *self, struct peer_client **out);
 void peer_client_free(struct peer_client *pc);
 void peer_resp_fini(struct peer_resp *r);
+/* Verify HTTPS peers against this CA bundle instead of the system store. */
+void peer_client_set_ca(struct peer_client *pc, const char *ca_file);
+
+/* An unsigned POST of an urlencoded form to a full URL with extra headers (for auth_url,
+ * which is not a peer). Header names or values with line breaks are dropped. Same
+ * timeouts and limits as peer_request. */
+int peer_post_plain(struct peer_client *pc, const char *url, const struct http_kv *headers,
+                    size_t nheaders, const struct http_kv *form, size_t nform, long timeout_ms,
+                    size_t max_body, struct peer_resp *resp);
 
 /* A signed request to base + path, with args appended as a query string (encoded here)
  * and an optional body (Content-Type application/x-www-form-urlencoded when body is given).

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "errcode.h"
 #include "fileinfo.h"
@@ -302,6 +303,22 @@ int api_download(struct http_req *req, struct http_reply *rep, struct server *sr
     int rc = store_open_read(srv->store, rel, &fd, &st);
     if (rc == -ELOOP || rc == -EXDEV || rc == -ENOTDIR)
         rc = -ENOENT;
+    if (srv->cfg.download_use_token || srv->cfg.enable_google_auth ||
+        (srv->cfg.enable_download_auth && srv->cfg.auth_url && *srv->cfg.auth_url)) {
+        /* a missing file may still be fetched from a peer; it is checked once it is here */
+        struct file_info fi;
+        char pk[DIGEST_HEX_MAX];
+        fileinfo_path_key_rel(rel, pk);
+        bool indexed = meta_get_path(srv->meta, pk, &fi) == 0;
+        if (rc == 0 || indexed || req->resumed || req->peer_signed) {
+            int arc = auth_download(srv, req, rel, indexed ? fi.md5 : "");
+            if (arc) {
+                if (fd >= 0)
+                    close(fd);
+                return arc;
+            }
+        }
+    }
     /* not here (yet): look on the peers, unless a peer is asking (no loops) or this is
      * already the second pass */
     if (rc == -ENOENT && !req->peer_signed && req->resumed == 0) {

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "digest.h"
 #include "errcode.h"
@@ -117,6 +118,9 @@ static int upload_begin(struct http_req *req, struct server *srv)
 {
     if (srv->cfg.read_only)
         return ERR_READONLY;
+    int arc = auth_upload(srv, req);
+    if (arc)
+        return arc;
     uint64_t max = srv->cfg.max_upload_size > 0 ? (uint64_t)srv->cfg.max_upload_size : 0;
     if (max && req->has_length && req->content_length > max + 64 * 1024) {
         snprintf(req->errmsg, sizeof req->errmsg, "upload larger than max_upload_size (%llu)",
@@ -436,6 +440,8 @@ int api_upload_commit(struct server *srv, struct http_req *req, struct store_tmp
     char dir[PATH_MAX_REL + 1];
     int rc = decide_place(srv, req, upname, &fi, dir, sizeof dir);
     if (rc)
+        return rc;
+    if ((rc = auth_google(srv, req, fi.scene)))
         return rc;
     pthread_mutex_t *lk = server_digest_lock(srv, fi.md5);
     pthread_mutex_lock(lk);

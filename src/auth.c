@@ -4,6 +4,7 @@
 #include "auth.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,9 +12,12 @@
 #include "errcode.h"
 #include "digest.h"
 #include "http.h"
+#include "path.h"
+#include "peer.h"
 #include "peersig.h"
 #include "server.h"
 #include "strparse.h"
+#include "token.h"
 
 bool auth_secret_eq(const char *a, const char *b)
 {
@@ -134,6 +138,151 @@ int auth_check_body(struct http_req *req, const char *body, size_t len)
     return 0;
 }
 
+bool auth_is_admin(const struct server *srv, const struct http_req *req)
+{
+    if (req->peer_signed)
+        return true;
+    const char *key = http_req_header(req, "X-Admin-Key");
+    if (!key)
+        key = http_req_arg(req, "admin_key");
+    if (key && srv->cfg.admin_key && *srv->cfg.admin_key &&
+        auth_secret_eq(key, srv->cfg.admin_key))
+        return true;
+    return auth_ip_allowed(srv, req->client_ip);
+}
+
+/* auth_url: the request's headers (with Auth-Token) are POSTed to the auth server; only
+ * "ok" or {"data":"ok"} lets the request through, and any failure refuses it. */
+static int external_auth(struct server *srv, struct http_req *req)
+{
+    const char *tok = http_req_header(req, "Auth-Token");
+    if (!tok || !*tok) {
+        snprintf(req->errmsg, sizeof req->errmsg, "auth fail: Auth-Token header is required");
+        return ERR_UNAUTH;
+    }
+    if (!srv->authc) {
+        snprintf(req->errmsg, sizeof req->errmsg, "auth fail: auth client unavailable");
+        return ERR_UNAUTH;
+    }
+    static const char *fwd[] = {"Auth-Token", "User-Agent", "Content-Type", "Content-Length",
+                                "Origin", "Referer", "Cookie", "Authorization"};
+    struct http_kv h[sizeof fwd / sizeof fwd[0] + 1];
+    size_t nh = 0;
+    for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) {
+        const char *v = http_req_header(req, fwd[i]);
+        if (v) {
+            h[nh].key = fwd[i];
+            h[nh++].value = v;
+        }
+    }
+    struct http_kv form[] = {{"auth_token", tok}, {"path", req->url},
+                             {"method", req->method_str}, {"ip", req->client_ip}};
+    struct peer_resp r = {0};
+    int rc = peer_post_plain(srv->authc, srv->cfg.auth_url, h, nh, form, 4,
+                             (long)srv->cfg.auth_timeout * 1000, 64 * 1024, &r);
+    bool ok = false;
+    char reason[160] = "";
+    if (rc == 0 && r.status == 200) {
+        size_t n = r.len;
+        const char *b = r.body;
+        while (n && (b[n - 1] == '\n' || b[n - 1] == '\r' || b[n - 1] == ' '))
+            n--;
+        while (n && (*b == ' ' || *b == '\n')) {
+            b++;
+            n--;
+        }
+        ok = n == 2 && memcmp(b, "ok", 2) == 0;
+        if (!ok) {
+            json_t *o = json_loadb(r.body, r.len, 0, NULL);
+            const char *d = o ? json_string_value(json_object_get(o, "data")) : NULL;
+            const char *m = o ? json_string_value(json_object_get(o, "message")) : NULL;
+            ok = d && strcmp(d, "ok") == 0;
+            snprintf(reason, sizeof reason, "%s", m ? m : "");
+            json_decref(o);
+        }
+    } else if (rc == 0) {
+        snprintf(reason, sizeof reason, "auth server answered %ld", r.status);
+    } else {
+        snprintf(reason, sizeof reason, "auth server unreachable");
+    }
+    peer_resp_fini(&r);
+    if (ok)
+        return 0;
+    snprintf(req->errmsg, sizeof req->errmsg, "auth fail%s%s", reason[0] ? ": " : "", reason);
+    return ERR_UNAUTH;
+}
+
+/* The Google secret of a scene ("name:SECRET" in scenes), or NULL. */
+static const char *scene_secret(const struct server *srv, const char *scene)
+{
+    size_t sl = strlen(scene);
+    for (size_t i = 0; i < srv->cfg.scenes.n; i++) {
+        const char *e = srv->cfg.scenes.v[i];
+        const char *colon = strchr(e, ':');
+        if (colon && (size_t)(colon - e) == sl && strncmp(e, scene, sl) == 0 && colon[1])
+            return colon + 1;
+    }
+    return NULL;
+}
+
+int auth_google(struct server *srv, struct http_req *req, const char *scene)
+{
+    if (!srv->cfg.enable_google_auth || req->peer_signed)
+        return 0;
+    const char *secret = scene_secret(srv, scene);
+    if (!secret)
+        return 0;
+    const char *code = http_req_arg(req, "code");
+    if (!code || !token_totp_verify(secret, code, time(NULL), (int)srv->cfg.google_auth_window)) {
+        snprintf(req->errmsg, sizeof req->errmsg, "invalid request,error google code");
+        return ERR_UNAUTH;
+    }
+    return 0;
+}
+
+int auth_upload(struct server *srv, struct http_req *req)
+{
+    if (srv->cfg.auth_url && *srv->cfg.auth_url && !req->peer_signed)
+        return external_auth(srv, req);
+    return 0;
+}
+
+int auth_download(struct server *srv, struct http_req *req, const char *rel, const char *md5)
+{
+    if (auth_is_admin(srv, req))
+        return 0;
+    int rc;
+    if (srv->cfg.enable_download_auth && srv->cfg.auth_url && *srv->cfg.auth_url &&
+        (rc = external_auth(srv, req)))
+        return rc;
+    if (srv->cfg.download_use_token) {
+        const char *why = NULL;
+        if (!md5 || !*md5) {
+            snprintf(req->errmsg, sizeof req->errmsg, "token: file is not indexed");
+            return ERR_UNAUTH;
+        }
+        rc = token_check(srv->cfg.download_token_secret, md5, http_req_arg(req, "token"),
+                         http_req_arg(req, "timestamp"), srv->cfg.download_token_expire,
+                         time(NULL), &why);
+        if (rc) {
+            snprintf(req->errmsg, sizeof req->errmsg, "token: %s", why ? why : "invalid");
+            return rc;
+        }
+    }
+    if (srv->cfg.enable_google_auth) {
+        char scene[PATH_MAX_NAME + 1];
+        const char *slash = strchr(rel, '/');
+        size_t l = slash ? (size_t)(slash - rel) : strlen(rel);
+        if (l < sizeof scene) {
+            memcpy(scene, rel, l);
+            scene[l] = '\0';
+            if ((rc = auth_google(srv, req, scene)))
+                return rc;
+        }
+    }
+    return 0;
+}
+
 int auth_check(const struct server *srv, struct http_req *req, enum route_access acc)
 {
     int rc = check_signature(srv, req);
@@ -145,11 +294,9 @@ int auth_check(const struct server *srv, struct http_req *req, enum route_access
         snprintf(req->errmsg, sizeof req->errmsg, "only cluster peers may call this");
         return ERR_FORBIDDEN;
     }
-    const char *key = http_req_header(req, "X-Admin-Key");
-    if (key && srv->cfg.admin_key && *srv->cfg.admin_key &&
-        auth_secret_eq(key, srv->cfg.admin_key))
+    if (auth_is_admin(srv, req))
         return 0;
-    if (auth_ip_allowed(srv, req->client_ip))
-        return 0;
+    snprintf(req->errmsg, sizeof req->errmsg,
+             "admin only: send the admin key in X-Admin-Key or call from admin_ips");
     return ERR_FORBIDDEN;
 }

@@ -113,6 +113,12 @@ static const struct key keys[] = {
     KL(group_nodes, "", KN_NONE, "other groups' nodes, \"group2=http://a:8080,http://b:8080\""),
     KI(store_lookup, 0, 0, 2, "where /upload places files: 0 round robin, 1 store_group, 2 most free"),
     KS(store_group, "", KN_NONE, "the group used when store_lookup is 1"),
+    KS(download_token_secret, "", KN_NONE,
+       "key of download tokens (empty: go-fastdfs md5 tokens anyone can mint); generated"),
+    KI(google_auth_window, 1, 0, 10, "TOTP codes accepted this many 30 s steps either side"),
+    KL(cors_origins, "", KN_NONE, "origins allowed by CORS (empty: any origin, no credentials)"),
+    KI(auth_timeout, 5, 1, 60, "seconds to wait for auth_url"),
+    KS(https_ca_file, "", KN_NONE, "CA bundle to verify peers' HTTPS certificates (empty: system)"),
 };
 
 /* go-fastdfs keys we accept and ignore so its cfg.json loads unchanged: "PeerID" is an ASCII
@@ -924,6 +930,13 @@ static int fill_generated(struct cfg *c)
         hex(b, sizeof(b), hx);
         free(c->cluster_secret);
         c->cluster_secret = xstrdup(hx);
+    }
+    if (!*str_or_empty(c->download_token_secret)) {
+        if ((rc = rand_bytes(b, sizeof(b))) != 0)
+            return rc;
+        hex(b, sizeof(b), hx);
+        free(c->download_token_secret);
+        c->download_token_secret = xstrdup(hx);
     }
     return 0;
 }

@@ -134,6 +134,16 @@ void digest_hmac_sha256_hex(const char *key, const void *msg, size_t n, char out
     to_hex(md, len, out);
 }
 
+void digest_hmac_sha1(const void *key, size_t klen, const void *msg, size_t n,
+                      unsigned char out[20])
+{
+    unsigned len = 0;
+    if (klen > INT_MAX || !HMAC(EVP_sha1(), key, (int)klen, msg, n, out, &len) || len != 20) {
+        log_ssl("hmac-sha1");
+        memset(out, 0, 20);
+    }
+}
+
 int digest_random(void *out, size_t n)
 {
     unsigned char *p = out;

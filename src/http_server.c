@@ -48,6 +48,7 @@ struct conn {
     bool streaming;   /* body goes to the route's stream callbacks */
     bool queued;
     bool suspended;   /* parked by the handler; the next call is the resume */
+    bool preflight;   /* a CORS preflight, answered without running any route */
     struct buf body;  /* bounded small body for BODY_FORM / BODY_NONE */
     struct timespec t0;
     int status;
@@ -192,6 +193,11 @@ static void conn_begin(struct conn *c, const char *url, const char *method)
     MHD_get_connection_values(c->mc, MHD_GET_ARGUMENT_KIND, collect_arg, c);
     if (c->rc)
         return;
+    if (req->method == HTTP_OPTIONS && srv->cfg.enable_cross_origin &&
+        http_req_header(req, "Access-Control-Request-Method")) {
+        c->preflight = true; /* answered in conn_finish without any route */
+        return;
+    }
 
     const struct route *rt = NULL;
     const char *rest = NULL;
@@ -270,6 +276,10 @@ static int parse_form_body(struct conn *c)
 static void conn_finish(struct conn *c)
 {
     struct server *srv = c->hs->srv;
+    if (c->preflight) {
+        c->rep.status = 204;
+        return;
+    }
     if (c->rc == 0 && c->req.peer_signed && !c->streaming && !c->req.resumed)
         c->rc = auth_check_body(&c->req, c->body.data ? c->body.data : "", c->body.len);
     if (c->rc == 0 && !c->streaming && !c->req.resumed && c->req.route &&
@@ -305,6 +315,43 @@ static void conn_finish(struct conn *c)
     }
 }
 
+#define CORS_ALLOW_HEADERS                                                                  \
+    "Authorization, Content-Type, Auth-Token, X-Admin-Key, X-Requested-With, Tus-Resumable, " \
+    "Upload-Offset, Upload-Length, Upload-Metadata, Upload-Checksum, Upload-Concat, "         \
+    "Upload-Defer-Length, X-HTTP-Method-Override, Range, If-None-Match, If-Modified-Since"
+#define CORS_EXPOSE_HEADERS                                                                 \
+    "Location, Upload-Offset, Upload-Length, Upload-Expires, Tus-Resumable, Tus-Version, "   \
+    "Tus-Extension, Tus-Max-Size, X-Fileserver-Url, Content-Range, Content-Disposition, ETag"
+
+/* CORS per enable_cross_origin and cors_origins: any origin without credentials when the
+ * list is empty, else only listed origins, echoed, with credentials. */
+static void add_cors(struct conn *c, struct MHD_Response *resp)
+{
+    const struct cfg *cfg = &c->hs->srv->cfg;
+    const char *origin = http_req_header(&c->req, "Origin");
+    if (!cfg->enable_cross_origin || !origin)
+        return;
+    if (cfg->cors_origins.n == 0) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    } else {
+        bool ok = false;
+        for (size_t i = 0; i < cfg->cors_origins.n && !ok; i++)
+            ok = strcmp(cfg->cors_origins.v[i], origin) == 0;
+        if (!ok)
+            return;
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
+        MHD_add_response_header(resp, "Vary", "Origin");
+    }
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+    if (c->preflight) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+                                "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+    }
+}
+
 static enum MHD_Result queue_reply(struct conn *c)
 {
     struct http_reply *r = &c->rep;
@@ -330,6 +377,7 @@ static enum MHD_Result queue_reply(struct conn *c)
         return MHD_NO;
     for (size_t i = 0; i < r->nhdr; i++)
         MHD_add_response_header(resp, r->hdr[i].name, r->hdr[i].value);
+    add_cors(c, resp);
     c->status = r->status ? r->status : 200;
     enum MHD_Result ok = MHD_queue_response(c->mc, (unsigned)c->status, resp);
     MHD_destroy_response(resp);

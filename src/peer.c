@@ -35,6 +35,7 @@ struct peer_client {
     pthread_mutex_t pool_lock;
     CURL *idle[PEER_POOL_MAX];
     size_t nidle;
+    char *ca_file; /* NULL: the system's CA store */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -104,7 +105,14 @@ void peer_client_free(struct peer_client *pc)
         pthread_mutex_destroy(&pc->share_locks[i]);
     free(pc->secret);
     free(pc->self);
+    free(pc->ca_file);
     free(pc);
+}
+
+void peer_client_set_ca(struct peer_client *pc, const char *ca_file)
+{
+    free(pc->ca_file);
+    pc->ca_file = ca_file && *ca_file ? xstrdup(ca_file) : NULL;
 }
 
 void peer_resp_fini(struct peer_resp *r)
@@ -262,6 +270,8 @@ static bool common_opts(struct peer_client *pc, CURL *h, const char *url,
     bad |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK;
     bad |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK;
     bad |= curl_easy_setopt(h, CURLOPT_USERAGENT, "fileserver-peer") != CURLE_OK;
+    if (pc->ca_file)
+        bad |= curl_easy_setopt(h, CURLOPT_CAINFO, pc->ca_file) != CURLE_OK;
     return !bad;
 }
 
@@ -456,5 +466,71 @@ out:
     curl_slist_free_all(hdrs);
     free(signed_path);
     buf_fini(&url);
+    return rc;
+}
+
+int peer_post_plain(struct peer_client *pc, const char *url, const struct http_kv *headers,
+                    size_t nheaders, const struct http_kv *form, size_t nform, long timeout_ms,
+                    size_t max_body, struct peer_resp *resp)
+{
+    if (!pc || !url || !resp || timeout_ms <= 0 || strncmp(url, "http", 4) != 0)
+        return -EINVAL;
+    struct buf body, rbody;
+    struct curl_slist *hdrs = NULL;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    CURL *h = NULL;
+    int rc = 0;
+    buf_init(&body, 64 * 1024);
+    buf_init(&rbody, max_body);
+    for (size_t i = 0; i < nform && rc == 0; i++) {
+        rc = buf_appends(&body, i ? "&" : "");
+        if (rc == 0)
+            rc = append_encoded(&body, form[i].key);
+        if (rc == 0)
+            rc = buf_appends(&body, "=");
+        if (rc == 0)
+            rc = append_encoded(&body, form[i].value);
+    }
+    for (size_t i = 0; i < nheaders && rc == 0; i++) {
+        /* header values come from a client: no line breaks may reach the wire */
+        if (strpbrk(headers[i].key, "\r\n:") || strpbrk(headers[i].value, "\r\n"))
+            continue;
+        hdrs = hdr_addf(hdrs, headers[i].key, headers[i].value);
+    }
+    hdrs = hdr_add(hdrs, "Content-Type: application/x-www-form-urlencoded");
+    hdrs = hdr_add(hdrs, "Expect:");
+    if (rc < 0)
+        goto out;
+    h = handle_get(pc);
+    if (!h) {
+        rc = -EIO;
+        goto out;
+    }
+    long connect_ms = timeout_ms < PEER_CONNECT_MAX_MS ? timeout_ms : PEER_CONNECT_MAX_MS;
+    const char *b = body.data ? body.data : "";
+    if (!common_opts(pc, h, url, hdrs, errbuf) || !method_opts(h, "POST", b, body.len) ||
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &rbody) != CURLE_OK) {
+        rc = -EIO;
+        goto out;
+    }
+    CURLcode c = curl_easy_perform(h);
+    if (c != CURLE_OK) {
+        log_failure(url, c, errbuf);
+        rc = c == CURLE_WRITE_ERROR ? -EMSGSIZE : map_curl(c);
+        goto out;
+    }
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    resp->status = status;
+    resp->body = buf_steal(&rbody, &resp->len);
+out:
+    if (h)
+        handle_put(pc, h);
+    curl_slist_free_all(hdrs);
+    buf_fini(&body);
+    buf_fini(&rbody);
     return rc;
 }

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "meta.h"
 #include "path.h"
+#include "peer.h"
 #include "routes.h"
 #include "store.h"
 #include "strparse.h"
@@ -96,6 +97,8 @@ int server_start(struct server *srv)
     int rc = sync_start(srv);
     if (rc == 0)
         rc = groups_start(srv);
+    if (rc == 0 && srv->cfg.auth_url && *srv->cfg.auth_url)
+        rc = peer_client_new("", srv->cfg.host ? srv->cfg.host : "", &srv->authc);
     if (rc < 0)
         return rc;
     return http_server_start(srv, &srv->http);
@@ -123,6 +126,8 @@ void server_fini(struct server *srv)
     server_stop(srv, 0);
     sync_stop(srv);
     groups_stop(srv);
+    peer_client_free(srv->authc);
+    srv->authc = NULL;
     meta_close(srv->meta);
     srv->meta = NULL;
     store_close(srv->store);

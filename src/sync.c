@@ -1288,6 +1288,7 @@ int sync_start(struct server *srv)
                              srv->cfg.host ? srv->cfg.host : "", &s->pc);
     if (rc < 0)
         return rc;
+    peer_client_set_ca(s->pc, srv->cfg.https_ca_file);
     for (size_t i = 0; i < s->npeers; i++)
         if (pthread_create(&s->peers[i].thread, NULL, push_main, &s->peers[i]) == 0)
             s->peers[i].started = true;

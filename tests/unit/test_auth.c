@@ -43,13 +43,13 @@ static void add_ip(struct server *srv, const char *entry)
 static void allowed(struct server *srv, const char *ip)
 {
     if (!auth_ip_allowed(srv, ip))
-        fail_msg("%s should be allowed", ip);
+        fail_msg("%s should be allowed", ip ? ip : "(null)");
 }
 
 static void denied(struct server *srv, const char *ip)
 {
     if (auth_ip_allowed(srv, ip))
-        fail_msg("%s should be denied", ip);
+        fail_msg("%s should be denied", ip ? ip : "(null)");
 }
 
 /* ---- IPv4 ---- */

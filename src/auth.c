@@ -164,8 +164,9 @@ static int external_auth(struct server *srv, struct http_req *req)
         snprintf(req->errmsg, sizeof req->errmsg, "auth fail: auth client unavailable");
         return ERR_UNAUTH;
     }
-    static const char *fwd[] = {"Auth-Token", "User-Agent", "Content-Type", "Content-Length",
-                                "Origin", "Referer", "Cookie", "Authorization"};
+    /* the original's body headers would describe a body this call does not carry */
+    static const char *fwd[] = {"Auth-Token", "User-Agent", "Origin", "Referer", "Cookie",
+                                "Authorization", "X-Forwarded-For", "X-Real-Ip"};
     struct http_kv h[sizeof fwd / sizeof fwd[0] + 1];
     size_t nh = 0;
     for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) {

@@ -4,9 +4,12 @@
 set -euo pipefail
 BUILD_PKGS="build-essential cmake pkg-config libmicrohttpd-dev libleveldb-dev libsnappy-dev
   libjansson-dev libcurl4-openssl-dev libssl-dev"
-TEST_PKGS="libcmocka-dev python3 python3-pytest python3-requests curl clang libclang-rt-14-dev"
+TEST_PKGS="libcmocka-dev python3 python3-pytest python3-requests curl clang libclang-rt-14-dev oathtool"
+# --docker: what tests/docker/run.sh needs to build and run the image (docs/DOCKER.md)
+DOCKER_PKGS="podman runc debootstrap"
 want="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && want="$BUILD_PKGS $TEST_PKGS"
+[ "${1:-}" = "--docker" ] && want="$DOCKER_PKGS"
 missing=""
 for p in $want; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,0 +1,317 @@
+"""Access control against real nodes: download tokens (go-fastdfs's and keyed), Google codes
+checked against Debian's oathtool, auth_url with a local auth server, CORS, the admin key,
+and a matrix that calls every kind of route as anonymous, admin and peer."""
+import hashlib
+import hmac
+import http.server
+import json
+import shutil
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+from bbutil import md5, payload, token
+
+T = 10
+SECRET32 = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+CLUSTER = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+# tests run from 127.0.0.1, which is an admin by default: these nodes have no admin_ips so
+# the caller is anonymous unless it says otherwise
+ANON = {"admin_ips": []}
+
+
+def _up(node, data, scene=None, headers=None, fields=None):
+    f = dict(fields or {})
+    f["output"] = "json"
+    if scene:
+        f["scene"] = scene
+    return requests.post(node.g + "/upload", files={"file": (token() + ".txt", data)}, data=f,
+                         headers=headers or {}, timeout=T)
+
+
+def _admin(node):
+    return {"X-Admin-Key": node.cfg["admin_key"]}
+
+
+# ---- download tokens ----------------------------------------------------------------------
+
+def _legacy(file_md5, ts):
+    return hashlib.md5((file_md5 + str(ts)).encode()).hexdigest()
+
+
+def _keyed(secret, file_md5, ts):
+    return hmac.new(secret.encode(), (file_md5 + str(ts)).encode(),
+                    hashlib.sha256).hexdigest()[:32]
+
+
+def test_legacy_token(start_node):
+    n = start_node(cfg_overrides=dict(ANON, admin_key="k" * 32, download_use_token=True,
+                                      download_token_secret="", download_token_expire=60))
+    data = payload(2000)
+    r = _up(n, data, headers={"X-Admin-Key": "k" * 32})
+    assert r.status_code == 200, r.text
+    path, m = r.json()["path"], r.json()["md5"]
+    now = int(time.time())
+    ok = requests.get(n.url + path, params={"token": _legacy(m, now), "timestamp": now},
+                      timeout=T)
+    assert ok.status_code == 200 and ok.content == data
+    bad = {
+        "missing": {},
+        "no timestamp": {"token": _legacy(m, now)},
+        "expired": {"token": _legacy(m, now - 120), "timestamp": now - 120},
+        "future": {"token": _legacy(m, now + 120), "timestamp": now + 120},
+        "wrong": {"token": _legacy(m, now + 1), "timestamp": now},
+        "malformed": {"token": "zz", "timestamp": now},
+        "not a number": {"token": _legacy(m, now), "timestamp": "12ab"},
+    }
+    for what, params in bad.items():
+        r = requests.get(n.url + path, params=params, timeout=T)
+        assert r.status_code == 401, (what, r.status_code, r.text)
+        assert r.json()["status"] == "fail" and "token" in r.json()["message"], (what, r.text)
+    # an admin needs no token
+    assert requests.get(n.url + path, headers=_admin(n), timeout=T).status_code == 200
+
+
+def test_keyed_token_cannot_be_minted_without_the_secret(start_node):
+    secret = "a1" * 16
+    n = start_node(cfg_overrides=dict(ANON, admin_key="k" * 32, download_use_token=True,
+                                      download_token_secret=secret))
+    data = payload(1500)
+    r = _up(n, data)
+    path, m = r.json()["path"], r.json()["md5"]
+    now = int(time.time())
+    r = requests.get(n.url + path, params={"token": _legacy(m, now), "timestamp": now},
+                     timeout=T)
+    assert r.status_code == 401, "a go-fastdfs md5 token must not pass when a secret is set"
+    r = requests.get(n.url + path, params={"token": _keyed(secret, m, now), "timestamp": now},
+                     timeout=T)
+    assert r.status_code == 200 and r.content == data
+
+
+# ---- Google Authenticator -----------------------------------------------------------------
+
+def _oath(secret, at=None):
+    if not shutil.which("oathtool"):
+        pytest.skip("oathtool is not installed (tools/install-deps.sh --test installs it)")
+    cmd = ["oathtool", "--totp", "-b", secret]
+    if at is not None:
+        cmd[2:2] = ["--now", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))]
+    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_google_code_on_upload_and_download(start_node):
+    n = start_node(cfg_overrides=dict(ANON, enable_google_auth=True,
+                                      scenes=["secure:" + SECRET32, "open"]))
+    data = payload(800)
+    r = _up(n, data, scene="secure")
+    assert r.status_code == 401 and "google" in r.json()["message"], r.text
+    r = _up(n, data, scene="secure", fields={"code": "000000" if _oath(SECRET32) != "000000"
+                                                      else "111111"})
+    assert r.status_code == 401
+    r = _up(n, data, scene="secure", fields={"code": _oath(SECRET32)})
+    assert r.status_code == 200, r.text
+    path = r.json()["path"]
+    assert requests.get(n.url + path, timeout=T).status_code == 401
+    r = requests.get(n.url + path, params={"code": _oath(SECRET32)}, timeout=T)
+    assert r.status_code == 200 and r.content == data
+    # far outside the window
+    old = _oath(SECRET32, time.time() - 600)
+    if old != _oath(SECRET32):
+        assert requests.get(n.url + path, params={"code": old}, timeout=T).status_code == 401
+    # a scene without a secret needs no code
+    assert _up(n, payload(10), scene="open").status_code == 200
+
+
+def test_google_helpers_are_admin_only(start_node):
+    n = start_node(cfg_overrides=dict(ANON, admin_key="k" * 32))
+    assert requests.get(n.g + "/gen_google_secret", timeout=T).status_code == 403
+    r = requests.get(n.g + "/gen_google_secret", headers={"X-Admin-Key": "k" * 32}, timeout=T)
+    secret = r.json()["data"]
+    assert len(secret) == 16
+    r = requests.get(n.g + "/gen_google_code", params={"secret": secret},
+                     headers={"X-Admin-Key": "k" * 32}, timeout=T)
+    assert r.json()["data"] == _oath(secret)
+
+
+# ---- auth_url -----------------------------------------------------------------------------
+
+class _Auth(http.server.BaseHTTPRequestHandler):
+    seen = []
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        self.rfile.read(n)
+        tok = self.headers.get("Auth-Token", "")
+        _Auth.seen.append(tok)
+        if tok == "good":
+            body = b"ok"
+        elif tok == "json-good":
+            body = json.dumps({"data": "ok"}).encode()
+        else:
+            body = json.dumps({"data": "no", "message": "token revoked"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.fixture
+def auth_server():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Auth)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/auth"
+    srv.shutdown()
+    srv.server_close()
+    t.join(timeout=5)
+
+
+def test_auth_url_upload_and_download(start_node, auth_server):
+    n = start_node(cfg_overrides=dict(ANON, auth_url=auth_server, enable_download_auth=True,
+                                      auth_timeout=2))
+    data = payload(700)
+    assert _up(n, data).status_code == 401
+    r = _up(n, data, headers={"Auth-Token": "bad"})
+    assert r.status_code == 401 and "token revoked" in r.json()["message"], r.text
+    r = _up(n, data, headers={"Auth-Token": "good"})
+    assert r.status_code == 200, r.text
+    path = r.json()["path"]
+    assert _up(n, payload(5), headers={"Auth-Token": "json-good"}).status_code == 200
+    assert requests.get(n.url + path, timeout=T).status_code == 401
+    r = requests.get(n.url + path, headers={"Auth-Token": "good"}, timeout=T)
+    assert r.status_code == 200 and r.content == data
+
+
+def test_auth_url_unreachable_refuses(start_node):
+    s = __import__("socket").socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    n = start_node(cfg_overrides=dict(ANON, auth_url=f"http://127.0.0.1:{port}/auth",
+                                      auth_timeout=1))
+    r = _up(n, payload(50), headers={"Auth-Token": "good"})
+    assert r.status_code == 401 and "unreachable" in r.json()["message"], r.text
+    assert not list((__import__("pathlib").Path(n.root) / "files").rglob("*.txt"))
+
+
+# ---- CORS ---------------------------------------------------------------------------------
+
+def test_cors_any_origin_and_preflight(start_node):
+    n = start_node()
+    data = payload(300)
+    path = _up(n, data).json()["path"]
+    r = requests.get(n.url + path, headers={"Origin": "https://x.example"}, timeout=T)
+    assert r.headers.get("Access-Control-Allow-Origin") == "*"
+    assert "Access-Control-Allow-Credentials" not in r.headers
+    # a preflight is answered without running the route: this one must not delete anything
+    r = requests.options(n.g + "/delete", params={"md5": md5(data)},
+                         headers={"Origin": "https://x.example",
+                                  "Access-Control-Request-Method": "POST"}, timeout=T)
+    assert r.status_code == 204
+    assert "POST" in r.headers["Access-Control-Allow-Methods"]
+    assert "Upload-Offset" in r.headers["Access-Control-Allow-Headers"]
+    assert requests.get(n.url + path, timeout=T).status_code == 200
+
+
+def test_cors_listed_origins_only(start_node):
+    n = start_node(cfg_overrides={"cors_origins": ["https://ok.example"]})
+    r = requests.get(n.g + "/status", headers={"Origin": "https://ok.example"}, timeout=T)
+    assert r.headers.get("Access-Control-Allow-Origin") == "https://ok.example"
+    assert r.headers.get("Access-Control-Allow-Credentials") == "true"
+    r = requests.get(n.g + "/status", headers={"Origin": "https://evil.example"}, timeout=T)
+    assert "Access-Control-Allow-Origin" not in r.headers
+
+
+def test_cors_off(start_node):
+    n = start_node(cfg_overrides={"enable_cross_origin": False})
+    r = requests.get(n.g + "/status", headers={"Origin": "https://x.example"}, timeout=T)
+    assert "Access-Control-Allow-Origin" not in r.headers
+
+
+# ---- admin key and the route matrix ------------------------------------------------------
+
+def test_admin_key_header_or_parameter(start_node):
+    n = start_node(cfg_overrides=dict(ANON, admin_key="s" * 32))
+    assert requests.get(n.g + "/stat", timeout=T).status_code == 403
+    assert requests.get(n.g + "/stat", headers={"X-Forwarded-For": "127.0.0.1"},
+                        timeout=T).status_code == 403
+    assert requests.get(n.g + "/stat", headers={"X-Admin-Key": "t" * 32},
+                        timeout=T).status_code == 403
+    assert requests.get(n.g + "/stat", headers={"X-Admin-Key": "s" * 32},
+                        timeout=T).status_code == 200
+    assert requests.get(n.g + "/stat", params={"admin_key": "s" * 32},
+                        timeout=T).status_code == 200
+
+
+def test_empty_admin_key_fails_closed(start_node):
+    n = start_node(cfg_overrides=dict(ANON, admin_key=""))
+    assert requests.get(n.g + "/stat", headers={"X-Admin-Key": ""}, timeout=T).status_code == 403
+    assert requests.get(n.g + "/stat", params={"admin_key": ""}, timeout=T).status_code == 403
+
+
+def _sign(method, path, args, body=b"", secret=CLUSTER, t=None):
+    def esc(s):
+        return s.replace("%", "%25").replace("\n", "%0A").replace("=", "%3D")
+    t = int(time.time()) if t is None else t
+    bsha = hashlib.sha256(body).hexdigest()
+    canon = esc(method) + "\n" + esc(path) + "\n"
+    for k, v in args:
+        canon += esc(k) + "=" + esc(v) + "\n"
+    canon += esc(bsha) + "\n" + str(t)
+    sig = hmac.new(secret.encode(), canon.encode(), hashlib.sha256).hexdigest()
+    return {"X-Fs-Time": str(t), "X-Fs-Sign": sig, "X-Fs-Body-Sha256": bsha,
+            "X-Fs-Peer": "http://127.0.0.1:1"}
+
+
+PUBLIC = ["/status", "/check_file_exist?md5=" + "0" * 32]
+ADMIN = ["/stat", "/search?kw=x", "/list_dir?dir=", "/get_file_info?md5=" + "0" * 32,
+         "/repair_stat?date=20240101", "/get_md5s_by_date?date=20240101",
+         "/gen_google_secret"]
+PEER = ["/sync_delete?pk=" + "0" * 32 + "&md5=" + "0" * 32]
+
+
+def test_route_matrix(start_node):
+    n = start_node(cfg_overrides=dict(ANON, admin_key="m" * 32, cluster_secret=CLUSTER))
+    from urllib.parse import urlsplit, parse_qsl
+    for kind, routes in (("public", PUBLIC), ("admin", ADMIN), ("peer", PEER)):
+        for r in routes:
+            u = urlsplit(r)
+            path = "/group1" + u.path
+            args = parse_qsl(u.query, keep_blank_values=True)
+            url = n.url + path
+            anon = requests.get(url, params=args, timeout=T).status_code
+            adm = requests.get(url, params=args, headers={"X-Admin-Key": "m" * 32},
+                               timeout=T).status_code
+            peer = requests.get(url, params=args, headers=_sign("GET", path, args),
+                                timeout=T).status_code
+            forged = requests.get(url, params=args,
+                                  headers=_sign("GET", path, args, secret="f" * 32),
+                                  timeout=T).status_code
+            stale = requests.get(url, params=args,
+                                 headers=_sign("GET", path, args, t=int(time.time()) - 600),
+                                 timeout=T).status_code
+            assert forged == 403 and stale == 403, (r, forged, stale)
+            assert peer != 403, (r, "a signed peer call is allowed everywhere")
+            if kind == "public":
+                assert anon != 403 and adm != 403, r
+            elif kind == "admin":
+                assert anon == 403 and adm != 403, (r, anon, adm)
+            else:
+                assert anon == 403 and adm == 403, (r, anon, adm)
+    # the upload and download routes are public
+    data = payload(100)
+    r = _up(n, data)
+    assert r.status_code == 200
+    assert requests.get(n.url + r.json()["path"], timeout=T).status_code == 200
+    # a signed call whose arguments were changed after signing is refused
+    path = "/group1/get_file_info"
+    h = _sign("GET", path, [("md5", "0" * 32)])
+    r = requests.get(n.url + path, params={"md5": "1" * 32}, headers=h, timeout=T)
+    assert r.status_code == 403

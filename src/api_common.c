@@ -97,8 +97,8 @@ json_t *api_file_result(const struct server *srv, const struct http_req *req,
 
 int api_rel_from_path(const struct server *srv, const char *path, char *out, size_t cap)
 {
-    char dec[PATH_MAX_REL * 3 + 1];
-    size_t dl;
+    /* path is an argument, already decoded once: decoding again would mangle names with %
+     * (the upload answer's `path` field is not encoded) */
     const char *p = path;
     const char *g = server_group_prefix(srv);
     size_t gl = strlen(g);
@@ -106,9 +106,7 @@ int api_rel_from_path(const struct server *srv, const char *path, char *out, siz
         p += gl;
     else if (strncmp(p, "files/", 6) == 0)
         p += 5;
-    if (strparse_pct_decode(p, strlen(p), false, dec, sizeof dec, &dl) < 0)
-        return ERR_BADPATH;
-    return path_normalize_rel(dec, false, out, cap);
+    return path_normalize_rel(p, false, out, cap);
 }
 
 int api_lookup(struct server *srv, struct http_req *req, struct file_info *out)

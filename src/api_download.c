@@ -296,7 +296,8 @@ int api_download(struct http_req *req, struct http_reply *rep, struct server *sr
         return ERR_BADPATH;
     }
     /* go-fastdfs kept in-flight uploads and tus state below files/; never serve those */
-    if (strncmp(rel, "_tmp", 4) == 0 || strncmp(rel, "_big", 4) == 0)
+    if ((strncmp(rel, "_tmp", 4) == 0 || strncmp(rel, "_big", 4) == 0) &&
+        (rel[4] == '\0' || rel[4] == '/'))
         return -ENOENT;
     int fd = -1;
     struct stat st;
@@ -328,8 +329,17 @@ int api_download(struct http_req *req, struct http_reply *rep, struct server *sr
     }
     if (rc < 0)
         return rc;
-    if (S_ISDIR(st.st_mode))
+    if (S_ISDIR(st.st_mode)) {
+        size_t ul = strlen(req->url);
+        if (srv->cfg.show_dir && ul && req->url[ul - 1] != '/') {
+            /* relative links in the listing need the trailing slash */
+            close(fd);
+            http_reply_headerf(rep, "Location", "%s/", req->url);
+            http_reply_text(rep, 301, "");
+            return 0;
+        }
         return list_dir(srv, req, rep, fd, rel);
+    }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
         return -ENOENT;

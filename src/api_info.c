@@ -75,7 +75,8 @@ int api_check_files_exist(struct http_req *req, struct http_reply *rep, struct s
         size_t l = comma ? (size_t)(comma - p) : strlen(p);
         char one[DIGEST_HEX_MAX];
         if (l > 0 && l < sizeof one) {
-            memcpy(one, p, l);
+            for (size_t i = 0; i < l; i++)
+                one[i] = (char)((p[i] >= 'A' && p[i] <= 'F') ? p[i] + 32 : p[i]);
             one[l] = '\0';
             struct file_info fi;
             if (meta_find_digest(srv->meta, one, &fi, 1) == 1 && live(srv, &fi))

@@ -226,7 +226,7 @@ static int decide_place(struct server *srv, struct http_req *req, const char *up
         /* a name made only of special characters: fall back to the digest */
         char ext[64];
         path_extension(upname, ext, sizeof ext);
-        snprintf(name, sizeof name, "%s", fi->md5);
+        snprintf(name, sizeof name, "%s%s", fi->md5, ext);
     }
     if (strlen(name) > PATH_MAX_NAME || path_check_name(name) < 0) {
         snprintf(req->errmsg, sizeof req->errmsg, "file name not allowed");

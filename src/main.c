@@ -82,6 +82,11 @@ int main(int argc, char **argv)
         memset(&cfg, 0, sizeof cfg);
         if (!config)
             snprintf(path, sizeof path, "%s/conf/cfg.json", root && *root ? root : ".");
+        if (access(config ? config : path, F_OK) != 0) {
+            /* checking must not create the file a first start would generate */
+            fprintf(stderr, "fileserver: %s does not exist\n", config ? config : path);
+            return 2;
+        }
         int rc = cfg_load(&cfg, config ? config : path, err, sizeof err);
         cfg_fini(&cfg);
         if (rc) {

@@ -8,6 +8,8 @@
 
 #define GET_ (HTTP_GET | HTTP_HEAD)
 #define ANY_ (HTTP_GET | HTTP_HEAD | HTTP_POST)
+/* routes that change state: no HEAD, which clients and proxies treat as safe */
+#define MUT_ (HTTP_GET | HTTP_POST)
 
 const struct route routes_table[] = {
     /* path               flags                     methods  access        body         handler */
@@ -21,7 +23,7 @@ const struct route routes_table[] = {
      "node status and counters"},
     {"/get_file_info", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_get_file_info, 0, 0,
      "record by md5 or path"},
-    {"/delete", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_delete, 0, 0,
+    {"/delete", ROUTE_GROUP, MUT_, ACCESS_ADMIN, BODY_FORM, api_delete, 0, 0,
      "delete by md5 (all paths of the content) or path"},
     {"/stat", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_stat, 0, 0,
      "per-day file counts and sizes"},
@@ -29,23 +31,23 @@ const struct route routes_table[] = {
      "list a directory below files/"},
     {"/search", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_search, 0, 0,
      "records whose name contains kw"},
-    {"/repair_fileinfo", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_repair_fileinfo, 0, 0,
+    {"/repair_fileinfo", ROUTE_GROUP, MUT_, ACCESS_ADMIN, BODY_FORM, api_repair_fileinfo, 0, 0,
      "rebuild the index from files/"},
-    {"/syncfile_info", ROUTE_GROUP, ANY_, ACCESS_PEER, BODY_FORM, api_syncfile_info, 0, 0,
+    {"/syncfile_info", ROUTE_GROUP, MUT_, ACCESS_PEER, BODY_FORM, api_syncfile_info, 0, 0,
      "peer: announce a record; answers have, queued or deleted"},
-    {"/sync_delete", ROUTE_GROUP, ANY_, ACCESS_PEER, BODY_FORM, api_sync_delete, 0, 0,
+    {"/sync_delete", ROUTE_GROUP, MUT_, ACCESS_PEER, BODY_FORM, api_sync_delete, 0, 0,
      "peer: replicate the delete of one path (pk, md5)"},
     {"/get_md5s_by_date", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_get_md5s_by_date, 0,
      0, "digests of a day (format=pairs: path key and digest per line)"},
-    {"/receive_md5s", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_receive_md5s, 0, 0,
+    {"/receive_md5s", ROUTE_GROUP, MUT_, ACCESS_ADMIN, BODY_FORM, api_receive_md5s, 0, 0,
      "push the records of these digests (md5s=a,b) to the caller or all peers"},
-    {"/sync", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_sync, 0, 0,
+    {"/sync", ROUTE_GROUP, MUT_, ACCESS_ADMIN, BODY_FORM, api_sync, 0, 0,
      "push every record of a day (date=yyyymmdd) to all peers"},
-    {"/repair", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_repair, 0, 0,
+    {"/repair", ROUTE_GROUP, MUT_, ACCESS_ADMIN, BODY_FORM, api_repair, 0, 0,
      "anti-entropy pass against every peer now (force=1 also re-hashes local files)"},
     {"/repair_stat", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_repair_stat, 0, 0,
      "recount one day (date=yyyymmdd)"},
-    {"/gen_google_secret", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_gen_google_secret, 0,
+    {"/gen_google_secret", ROUTE_GROUP, MUT_, ACCESS_ADMIN, BODY_FORM, api_gen_google_secret, 0,
      0, "a new base32 TOTP secret"},
     {"/gen_google_code", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_gen_google_code, 0, 0,
      "the current TOTP code of a secret"},

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +208,22 @@ static int rebuild_one(void *ctx, const char *dir, const char *name, const struc
     int n = snprintf(rel, sizeof rel, "%s%s%s", dir, *dir ? "/" : "", name);
     if (n < 0 || (size_t)n >= sizeof rel)
         return 0;
+    /* a file deleted while the node crashed between index and unlink: finish the delete */
+    char pk[DIGEST_HEX_MAX], tkey[64], *tv = NULL;
+    size_t tvl;
+    fileinfo_path_key_rel(rel, pk);
+    snprintf(tkey, sizeof tkey, "x/%s", pk);
+    if (meta_kv_get(srv->meta, tkey, &tv, &tvl) == 0) {
+        json_t *t = json_loadb(tv, tvl, 0, NULL);
+        long long tms = t ? json_integer_value(json_object_get(t, "time")) : 0;
+        json_decref(t);
+        free(tv);
+        if (tms >= (long long)st->st_mtime * 1000LL) {
+            log_info("server", "rebuild: %s was deleted; removing it", rel);
+            store_unlink(srv->store, rel);
+            return 0;
+        }
+    }
     struct file_info fi, saved;
     fileinfo_init(&fi);
     if (hash_file(srv, rel, rb->chunk, fi.md5) < 0)
@@ -219,7 +236,10 @@ static int rebuild_one(void *ctx, const char *dir, const char *name, const struc
     bool have = store_get_info(srv->store, rel, info, sizeof info) == 0 &&
                 fileinfo_from_text(&saved, info, strlen(info)) == 0;
     if (have) {
-        if (strcmp(fileinfo_disk_name(&saved), name) == 0 && saved.name[0]) {
+        /* the saved record describes these bytes when the digest agrees, even if a name
+         * collision gave the file another on-disk name */
+        if ((strcmp(fileinfo_disk_name(&saved), name) == 0 || strcmp(saved.md5, fi.md5) == 0) &&
+            saved.name[0]) {
             snprintf(fi.name, sizeof fi.name, "%s", saved.name);
             if (strcmp(saved.name, name) != 0)
                 snprintf(fi.rename, sizeof fi.rename, "%s", name);

@@ -1019,6 +1019,12 @@ static int scrub_cb(void *ctx, const struct file_info *fi)
     }
     if (!bad)
         return 0;
+    if (c->s->npeers == 0) {
+        /* nobody to fetch a good copy from: keep it, and say so */
+        log_error("sync", "scrub: %s does not match its digest and no peer can replace it", rel);
+        c->corrupt++;
+        return 0;
+    }
     /* a damaged or missing copy: forget it (no tombstone) and fetch it again */
     log_warn("sync", "scrub: %s does not match its digest; fetching it again", rel);
     pthread_mutex_t *lk = server_digest_lock(srv, fi->md5);
@@ -1026,8 +1032,7 @@ static int scrub_cb(void *ctx, const struct file_info *fi)
     meta_del(srv->meta, fi);
     store_unlink(srv->store, rel);
     pthread_mutex_unlock(lk);
-    if (c->s->npeers)
-        enqueue_pull(c->s, fi, NULL);
+    enqueue_pull(c->s, fi, NULL);
     c->corrupt++;
     return 0;
 }

@@ -315,3 +315,13 @@ def test_route_matrix(start_node):
     h = _sign("GET", path, [("md5", "0" * 32)])
     r = requests.get(n.url + path, params={"md5": "1" * 32}, headers=h, timeout=T)
     assert r.status_code == 403
+
+
+def test_head_never_changes_state(start_node):
+    n = start_node()
+    data = payload(400)
+    r = _up(n, data)
+    path = r.json()["path"]
+    h = requests.head(n.g + "/delete", params={"md5": md5(data)}, timeout=T)
+    assert h.status_code == 405 and "POST" in h.headers.get("Allow", "")
+    assert requests.get(n.url + path, timeout=T).status_code == 200

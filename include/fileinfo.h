@@ -22,6 +22,8 @@ struct file_info {
     char scene[PATH_MAX_NAME + 1];
     int64_t timestamp;              /* unix seconds */
     int64_t offset;                 /* -1 normal file, -2 adopted (migrated) file */
+    int64_t time_ms;                /* upload time in ms ("timeMs", ours): orders a
+                                     * re-upload after a delete within the same second */
 };
 
 void fileinfo_init(struct file_info *fi);

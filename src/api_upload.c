@@ -427,7 +427,10 @@ int api_upload_commit(struct server *srv, struct http_req *req, struct store_tmp
     fileinfo_init(&fi);
     snprintf(fi.md5, sizeof fi.md5, "%s", digest);
     fi.size = (int64_t)tmp->size;
-    fi.timestamp = (int64_t)time(NULL);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    fi.timestamp = (int64_t)now.tv_sec;
+    fi.time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
     if (fi.size == 0)
         return ERR_EMPTY;
     const char *want = http_req_arg(req, "md5");

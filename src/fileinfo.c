@@ -76,6 +76,8 @@ json_t *fileinfo_to_json(const struct file_info *fi)
     json_object_set_new(o, "scene", json_string(fi->scene));
     json_object_set_new(o, "timeStamp", json_integer(fi->timestamp));
     json_object_set_new(o, "offset", json_integer(fi->offset));
+    if (fi->time_ms)
+        json_object_set_new(o, "timeMs", json_integer(fi->time_ms));
     return o;
 }
 
@@ -138,6 +140,7 @@ int fileinfo_from_text(struct file_info *fi, const char *text, size_t len)
     rc = rc ? rc : get_int(o, "size", &fi->size);
     rc = rc ? rc : get_int(o, "timeStamp", &fi->timestamp);
     rc = rc ? rc : get_int(o, "offset", &fi->offset);
+    rc = rc ? rc : get_int(o, "timeMs", &fi->time_ms);
     json_t *peers = json_object_get(o, "peers");
     if (rc == 0 && peers && !json_is_null(peers) && !json_is_array(peers))
         rc = ERR_BADREQ;

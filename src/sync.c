@@ -303,7 +303,9 @@ static bool deleted_after(struct server *srv, const struct file_info *fi)
     char pk[DIGEST_HEX_MAX];
     fileinfo_path_key(fi, pk);
     long long t = tombstone_ms(srv, pk);
-    return t && t >= fi->timestamp * 1000LL;
+    /* a re-upload after a delete carries a later upload time and wins */
+    long long made = fi->time_ms ? fi->time_ms : fi->timestamp * 1000LL;
+    return t && t >= made;
 }
 
 static bool have_live(struct server *srv, const struct file_info *fi)
@@ -852,7 +854,8 @@ static void parse_remote_pairs(const char *body, size_t len, struct pairs *p)
         }
         l = nl ? nl + 1 : e;
     }
-    qsort(p->v, p->n, sizeof *p->v, cmp_pair);
+    if (p->n > 1) /* qsort(NULL, 0) is undefined */
+        qsort(p->v, p->n, sizeof *p->v, cmp_pair);
 }
 
 static int queue_push(struct sync *s, struct peer_state *p, const struct file_info *fi,

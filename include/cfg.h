@@ -73,6 +73,7 @@ struct cfg {
     struct cfg_strlist cors_origins;  /* allowed origins (empty: any, no credentials) */
     int64_t auth_timeout;             /* seconds for auth_url */
     char *https_ca_file;              /* CA for peers' HTTPS */
+    int64_t max_connections_per_ip;   /* 0: no per-address limit */
 };
 
 /* Fills c with defaults (the values a generated cfg.json has), allocating strings. */

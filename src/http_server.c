@@ -522,6 +522,23 @@ static int parse_addr(const char *addr, struct sockaddr_storage *ss, bool *v6)
     return 0;
 }
 
+/* A PEM file, NUL-terminated, at most 1 MiB; NULL on any failure. */
+static char *read_small(const char *path)
+{
+    FILE *f = fopen(path, "rbe");
+    if (!f)
+        return NULL;
+    char *b = xmalloc(1024 * 1024 + 1);
+    size_t n = fread(b, 1, 1024 * 1024 + 1, f);
+    fclose(f);
+    if (n == 0 || n > 1024 * 1024) {
+        free(b);
+        return NULL;
+    }
+    b[n] = '\0';
+    return b;
+}
+
 int http_server_start(struct server *srv, struct http_server **out)
 {
     struct sockaddr_storage ss;
@@ -543,7 +560,7 @@ int http_server_start(struct server *srv, struct http_server **out)
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         rl.rlim_cur / 3 < conn_limit)
         conn_limit = (unsigned)(rl.rlim_cur / 3);
-    unsigned timeout = srv->cfg.read_timeout > 0 ? (unsigned)srv->cfg.read_timeout : 600;
+    unsigned timeout = (unsigned)srv->cfg.read_timeout; /* 0: none, as documented */
     /* poll, not epoll: with epoll, MHD 0.9.75 sometimes never notices a client that
      * vanishes in the middle of a body larger than the connection's buffer, so the
      * upload's temp file and the request stay until the idle timeout (test_badinput) */
@@ -551,6 +568,31 @@ int http_server_start(struct server *srv, struct http_server **out)
                      MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (v6)
         flags |= MHD_USE_IPv6;
+    /* TLS (go-fastdfs's conf/server.crt and conf/server.key) is added through an option
+     * array so the plain and TLS daemons share one call */
+    char *cert = NULL, *key = NULL;
+    struct MHD_OptionItem tls[4];
+    size_t nt = 0;
+    if (srv->cfg.enable_https) {
+        char p[1300];
+        snprintf(p, sizeof p, "%s/conf/server.crt", srv->root);
+        cert = read_small(p);
+        snprintf(p, sizeof p, "%s/conf/server.key", srv->root);
+        key = read_small(p);
+        if (!cert || !key) {
+            log_error("http", "enable_https: cannot read conf/server.crt and conf/server.key");
+            free(cert);
+            free(key);
+            free(hs);
+            return ERR_CONFIG;
+        }
+        flags |= MHD_USE_TLS;
+        tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
+        tls[nt++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
+    }
+    tls[nt] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    unsigned per_ip = srv->cfg.max_connections_per_ip > 0
+                          ? (unsigned)srv->cfg.max_connections_per_ip : 0;
     hs->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, hs,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
@@ -558,11 +600,16 @@ int http_server_start(struct server *srv, struct http_server **out)
         MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout,
         MHD_OPTION_CONNECTION_LIMIT, conn_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, hs,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+        MHD_OPTION_ARRAY, tls,
         MHD_OPTION_END);
+    /* MHD copies the key material when it sets TLS up */
+    free(cert);
+    free(key);
     if (!hs->d) {
         log_error("http", "cannot listen on %s", srv->cfg.addr);
         free(hs);

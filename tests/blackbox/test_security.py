@@ -325,3 +325,89 @@ def test_head_never_changes_state(start_node):
     h = requests.head(n.g + "/delete", params={"md5": md5(data)}, timeout=T)
     assert h.status_code == 405 and "POST" in h.headers.get("Allow", "")
     assert requests.get(n.url + path, timeout=T).status_code == 200
+
+
+# ---- HTTPS and connection limits ----------------------------------------------------------
+
+def test_https(start_node):
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    n = start_node(cfg_overrides={"enable_https": True}, start=False)
+    conf = __import__("pathlib").Path(n.root) / "conf"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(conf / "server.key"),
+                    "-out", str(conf / "server.crt")], check=True, capture_output=True,
+                   timeout=60)
+    n.start(wait=False)
+    base = f"https://127.0.0.1:{n.port}"
+    deadline = time.monotonic() + 10
+    for _ in range(200):
+        try:
+            if requests.get(base + "/healthz", verify=False, timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, "https node did not come up"
+        time.sleep(0.05)
+    data = payload(1234)
+    r = requests.post(base + "/group1/upload", files={"file": ("t.bin", data)},
+                      data={"output": "json"}, verify=False, timeout=T)
+    assert r.status_code == 200 and r.json()["url"].startswith("https://"), r.text
+    r = requests.get(base + r.json()["path"], verify=False, timeout=T)
+    assert r.content == data
+    # plain HTTP on the TLS port is not served
+    with pytest.raises(requests.RequestException):
+        requests.get(n.url + "/healthz", timeout=3)
+
+
+def test_https_missing_certificate_fails_start(start_node):
+    n = start_node(cfg_overrides={"enable_https": True}, start=False, check_exit=False)
+    r = n.run_cli([], timeout=20)
+    assert r.returncode != 0
+
+
+def test_slow_clients_do_not_block_others(start_node):
+    """Many connections that send half a request head and stall (slow-loris) neither block
+    other clients nor stay forever: read_timeout closes them."""
+    n = start_node(cfg_overrides={"read_timeout": 2})
+    import socket as so
+    slow = []
+    for _ in range(50):
+        s = so.create_connection(("127.0.0.1", n.port), timeout=5)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        slow.append(s)
+    t0 = time.monotonic()
+    assert requests.get(n.url + "/healthz", timeout=T).status_code == 200
+    assert time.monotonic() - t0 < 2
+    time.sleep(3.5)
+    closed = 0
+    for s in slow:
+        s.settimeout(2)
+        try:
+            closed += s.recv(1) == b""
+        except OSError:
+            closed += 1
+        s.close()
+    assert closed == len(slow), f"only {closed} of {len(slow)} stalled connections were closed"
+
+
+def test_per_ip_connection_limit(start_node):
+    n = start_node(cfg_overrides={"max_connections_per_ip": 4})
+    import socket as so
+    held = [so.create_connection(("127.0.0.1", n.port), timeout=5) for _ in range(4)]
+    try:
+        time.sleep(0.3)
+        with pytest.raises(requests.RequestException):
+            requests.get(n.url + "/healthz", timeout=3)
+    finally:
+        for s in held:
+            s.close()
+    deadline = time.monotonic() + 5
+    for _ in range(100):
+        try:
+            if requests.get(n.url + "/healthz", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline
+        time.sleep(0.05)

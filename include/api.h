@@ -57,6 +57,17 @@ int api_delete(struct http_req *req, struct http_reply *rep, struct server *srv)
 int api_repair_fileinfo(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_gen_google_secret(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_gen_google_code(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_reload(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_remove_empty_dir(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_backup(struct http_req *req, struct http_reply *rep, struct server *srv);
+
+/* api_tus.c: tus 1.0.0 resumable uploads below /<group>/big/upload/ */
+int api_tus(struct http_req *req, struct http_reply *rep, struct server *srv);
+extern const struct route_stream api_tus_stream;
+/* Opens the tus state (storing uploads that were complete when the node stopped) and starts
+ * the expiry sweeper: call before serving. api_tus_stop once the HTTP daemon has stopped. */
+int api_tus_start(struct server *srv);
+void api_tus_stop(struct server *srv);
 
 /* api_common.c: helpers the handlers share. */
 struct file_info;

@@ -99,6 +99,13 @@ int cfg_load(struct cfg *c, const char *path, char *err, size_t errcap);
 /* Cross-key validation (addr parses, file_sum_arithmetic known, sizes >= 0, ...). */
 int cfg_validate(const struct cfg *c, char *err, size_t errcap);
 
+/* Writes c to path atomically (temp, fsync, rename, fsync dir; mode 0600). */
+int cfg_save(const struct cfg *c, const char *path);
+/* Applies to live the keys of next that differ and can change while running (scalars read
+ * per request); lists the applied and the restart-only changed keys (comma-separated). */
+int cfg_reload_apply(struct cfg *live, const struct cfg *next, char *applied, size_t acap,
+                     char *restart, size_t rcap);
+
 /* Serialises c as pretty JSON (every key, sorted as in the table); caller frees. */
 char *cfg_to_json(const struct cfg *c);
 

@@ -54,6 +54,9 @@ void server_fini(struct server *srv);
 
 /* Rebuilds the index from files/: returns the number of records written, or < 0. */
 long long server_rebuild_meta(struct server *srv);
+/* Reads a backup (data/backup/<day>.jsonl) back into the index, for records whose bytes
+ * are in files/ with the recorded size. Returns the number restored, or < 0. */
+long long server_restore_meta(struct server *srv, const char *path);
 
 pthread_mutex_t *server_digest_lock(struct server *srv, const char *digest);
 /* "/group1" when group management is on, else "". */

@@ -129,6 +129,8 @@ int tus_chunk_begin(struct tus *t, const char *id, const struct tus_chunk_args *
 /* Writes at the current position; ERR_TOOBIG past the length (or max_size when deferred),
  * writing nothing of that piece. */
 int tus_chunk_write(struct tus_chunk *c, const void *p, size_t n);
+/* Bytes the chunk may still take (up to the length, or max_size while deferred). */
+uint64_t tus_chunk_room(const struct tus_chunk *c);
 /* The body is complete: fsync, verify the checksum, then advance the durable offset (into
  * *out). ERR_DIGEST on a checksum mismatch: the bytes are discarded, the offset unchanged. */
 int tus_chunk_commit(struct tus_chunk *c, struct tus_info *out);

@@ -1,12 +1,24 @@
-/* Admin endpoints that change the node's state as a whole (index repair). */
+/* Admin endpoints that act on the node as a whole: index repair, configuration reload,
+ * empty-directory clean-up, metadata backup and the Google secret helpers. */
 #include "api.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "cfg.h"
 #include "errcode.h"
+#include "fileinfo.h"
+#include "meta.h"
+#include "path.h"
+#include "store.h"
 #include "token.h"
 
 #include "http_reply.h"
@@ -45,5 +57,198 @@ int api_gen_google_code(struct http_req *req, struct http_reply *rep, struct ser
         return ERR_PARAM;
     }
     http_reply_ok(rep, json_string(code), "");
+    return 0;
+}
+
+/* ---- reload: go-fastdfs's get / set / reload of cfg.json ---- */
+
+static json_t *redacted_cfg(const struct cfg *c)
+{
+    char *text = cfg_to_json(c);
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    if (!o)
+        return json_null();
+    /* secrets never leave the node, even to an admin (they are in the file) */
+    static const char *secret[] = {"admin_key", "cluster_secret", "download_token_secret"};
+    for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++)
+        if (json_string_length(json_object_get(o, secret[i])))
+            json_object_set_new(o, secret[i], json_string("***"));
+    return o;
+}
+
+int api_reload(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    const char *action = http_req_arg(req, "action");
+    char err[2048] = "";
+    if (!action || !*action) {
+        snprintf(req->errmsg, sizeof req->errmsg, "action must be get, set or reload");
+        return ERR_PARAM;
+    }
+    if (strcmp(action, "get") == 0) {
+        http_reply_ok(rep, redacted_cfg(&srv->cfg), "");
+        return 0;
+    }
+    if (strcmp(action, "set") == 0) {
+        const char *text = http_req_arg(req, "cfg");
+        struct cfg c;
+        if (!text) {
+            snprintf(req->errmsg, sizeof req->errmsg, "cfg (the new cfg.json) is required");
+            return ERR_PARAM;
+        }
+        cfg_defaults(&c);
+        int rc = cfg_parse_buf(&c, text, strlen(text), err, sizeof err);
+        if (rc == 0)
+            rc = cfg_validate(&c, err, sizeof err);
+        if (rc == 0)
+            rc = cfg_save(&c, srv->cfg_path) < 0 ? -EIO : 0;
+        cfg_fini(&c);
+        if (rc) {
+            snprintf(req->errmsg, sizeof req->errmsg, "%.250s", err[0] ? err : "cannot save");
+            return rc == -EIO ? -EIO : ERR_PARAM;
+        }
+        http_reply_ok(rep, NULL, "saved; call action=reload to apply");
+        return 0;
+    }
+    if (strcmp(action, "reload") == 0) {
+        struct cfg next;
+        memset(&next, 0, sizeof next);
+        if (cfg_load(&next, srv->cfg_path, err, sizeof err) < 0) {
+            snprintf(req->errmsg, sizeof req->errmsg, "%.250s", err);
+            return ERR_PARAM;
+        }
+        char applied[1024], restart[1024];
+        cfg_reload_apply(&srv->cfg, &next, applied, sizeof applied, restart, sizeof restart);
+        cfg_fini(&next);
+        json_t *d = json_object();
+        json_object_set_new(d, "applied", json_string(applied));
+        json_object_set_new(d, "needs_restart", json_string(restart));
+        http_reply_ok(rep, d, restart[0] ? "some changes need a restart" : "reloaded");
+        return 0;
+    }
+    snprintf(req->errmsg, sizeof req->errmsg, "action must be get, set or reload");
+    return ERR_PARAM;
+}
+
+/* ---- remove_empty_dir ---- */
+
+#define EMPTY_DIR_AGE_S 120 /* a directory this young may be about to receive an upload */
+
+static int prune(int dfd, int depth, time_t now, long long *removed)
+{
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        return 0;
+    }
+    int entries = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        entries++;
+        struct stat st;
+        if (depth > 32 || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISDIR(st.st_mode))
+            continue;
+        int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (sub < 0)
+            continue;
+        int left = prune(sub, depth + 1, now, removed);
+        if (left == 0 && now - st.st_mtime >= EMPTY_DIR_AGE_S &&
+            unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) == 0) {
+            (*removed)++;
+            entries--;
+        }
+    }
+    closedir(d);
+    return entries;
+}
+
+int api_remove_empty_dir(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    (void)req;
+    long long removed = 0;
+    int fd = dup(store_files_fd(srv->store));
+    if (fd < 0)
+        return -errno;
+    lseek(fd, 0, SEEK_SET);
+    prune(fd, 0, time(NULL), &removed);
+    json_t *d = json_object();
+    json_object_set_new(d, "removed", json_integer(removed));
+    http_reply_ok(rep, d, "");
+    return 0;
+}
+
+/* ---- backup: one day's records as JSON lines in data/backup/<date>.jsonl ---- */
+
+struct backup_ctx {
+    struct server *srv;
+    FILE *f;
+    long long n;
+};
+
+static int backup_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    (void)v;
+    (void)vl;
+    struct backup_ctx *b = ctx;
+    char pk[DIGEST_HEX_MAX];
+    if (kl < 12 || kl - 11 >= sizeof pk)
+        return 0;
+    memcpy(pk, k + 11, kl - 11);
+    pk[kl - 11] = '\0';
+    struct file_info fi;
+    if (meta_get_path(b->srv->meta, pk, &fi) < 0)
+        return 0;
+    size_t len;
+    char *t = fileinfo_to_text(&fi, &len);
+    if (t) {
+        fprintf(b->f, "%s\n", t);
+        b->n++;
+    }
+    free(t);
+    return 0;
+}
+
+int api_backup(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    const char *date = http_req_arg(req, "date");
+    char day[9];
+    if (!date || !*date) {
+        path_day(time(NULL), day, sizeof day);
+    } else {
+        if (strlen(date) != 8 || strspn(date, "0123456789") != 8) {
+            snprintf(req->errmsg, sizeof req->errmsg, "date must be yyyymmdd");
+            return ERR_PARAM;
+        }
+        memcpy(day, date, 9);
+    }
+    char dir[1300], path[1400], tmp[1420], prefix[32];
+    snprintf(dir, sizeof dir, "%s/data/backup", srv->root);
+    if (mkdir(dir, 0775) < 0 && errno != EEXIST)
+        return -errno;
+    snprintf(path, sizeof path, "%s/%s.jsonl", dir, day);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    struct backup_ctx b = {srv, fopen(tmp, "we"), 0};
+    if (!b.f)
+        return -errno;
+    snprintf(prefix, sizeof prefix, "t/%s/", day);
+    int rc = meta_kv_scan(srv->meta, prefix, backup_cb, &b);
+    if (fflush(b.f) != 0 || fsync(fileno(b.f)) != 0)
+        rc = rc ? rc : -EIO;
+    fclose(b.f);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
+    if (rc < 0) {
+        unlink(tmp);
+        return rc;
+    }
+    json_t *d = json_object();
+    char relp[64];
+    snprintf(relp, sizeof relp, "data/backup/%s.jsonl", day);
+    json_object_set_new(d, "file", json_string(relp));
+    json_object_set_new(d, "records", json_integer(b.n));
+    http_reply_ok(rep, d, "backup written");
     return 0;
 }

@@ -24,6 +24,7 @@
 #include "path.h"
 #include "server.h"
 #include "store.h"
+#include "strparse.h"
 #include "sync.h"
 
 #define SEARCH_MAX 100
@@ -204,13 +205,26 @@ int api_list_dir(struct http_req *req, struct http_reply *rep, struct server *sr
         close(fd);
         return -errno;
     }
+    /* pagination: offset and limit over the directory's entries in readdir order */
+    uint64_t off = 0, lim = LIST_MAX;
+    const char *os = http_req_arg(req, "offset"), *ls = http_req_arg(req, "limit");
+    if ((os && strparse_u64(os, strlen(os), UINT32_MAX, &off) < 0) ||
+        (ls && strparse_u64(ls, strlen(ls), LIST_MAX, &lim) < 0)) {
+        closedir(d);
+        snprintf(req->errmsg, sizeof req->errmsg, "offset and limit must be numbers (limit <= %d)",
+                 LIST_MAX);
+        return ERR_PARAM;
+    }
     json_t *arr = json_array();
     struct dirent *e;
     int n = 0;
-    while ((e = readdir(d)) && n < LIST_MAX) {
+    uint64_t seen = 0;
+    while ((e = readdir(d)) && (uint64_t)n < lim) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         if (!*rel && (strcmp(e->d_name, "_tmp") == 0 || strcmp(e->d_name, "_big") == 0))
+            continue;
+        if (seen++ < off)
             continue;
         struct stat es;
         if (fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW) < 0)

@@ -984,8 +984,9 @@ static int fsync_parent(const char *path)
     return rc;
 }
 
-/* temp + fsync + no-replace rename + fsync(dir). Returns -EEXIST if another process won. */
-static int write_new_file(const char *path, const char *text)
+/* temp + fsync + rename + fsync(dir); without replace, a no-replace rename that returns
+ * -EEXIST if another process won. */
+static int write_file(const char *path, const char *text, bool replace)
 {
     char tmp[CFG_PATH_MAX];
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp))
@@ -1012,7 +1013,10 @@ static int write_new_file(const char *path, const char *text)
         rc = -errno;
     if (close(fd) != 0 && rc == 0)
         rc = -errno;
-    if (rc == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
+    if (rc == 0 && replace && rename(tmp, path) != 0)
+        rc = -errno;
+    else if (rc == 0 && !replace &&
+             renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) != 0) {
         rc = -errno;
         if (rc == -EINVAL || rc == -ENOSYS) /* file system without RENAME_NOREPLACE */
             rc = rename(tmp, path) == 0 ? 0 : -errno;
@@ -1022,6 +1026,88 @@ static int write_new_file(const char *path, const char *text)
         return rc;
     }
     return fsync_parent(path);
+}
+
+static int write_file_new(const char *path, const char *text)
+{
+    return write_file(path, text, false);
+}
+
+int cfg_save(const struct cfg *c, const char *path)
+{
+    char *text = cfg_to_json(c);
+    if (!text)
+        return -ENOMEM;
+    int rc = write_file(path, text, true);
+    free(text);
+    return rc;
+}
+
+/* Keys whose new value a running node can take at once: scalars read per request. The
+ * others (addresses, threads, workers, peers, strings and lists other code keeps pointers
+ * into) need a restart. */
+static const char *const reloadable[] = {
+    "read_only", "show_dir", "default_download", "enable_distinct_file", "enable_custom_path",
+    "enable_trim_file_name_special_char", "rename_file", "enable_web_upload",
+    "download_use_token", "download_token_expire", "enable_google_auth", "google_auth_window",
+    "enable_download_auth", "enable_cross_origin", "max_upload_size", "auth_timeout",
+    "image_max_width", "image_max_height", "enable_image_resize", "retry_count",
+};
+
+static bool field_equal(const struct key *k, const struct cfg *a, const struct cfg *b)
+{
+    const char *pa = (const char *)a + k->off, *pb = (const char *)b + k->off;
+    switch (k->type) {
+    case KT_BOOL: return *(const bool *)(const void *)pa == *(const bool *)(const void *)pb;
+    case KT_INT: return *(const int64_t *)(const void *)pa == *(const int64_t *)(const void *)pb;
+    case KT_STR: {
+        const char *sa = *(char *const *)(const void *)pa, *sb = *(char *const *)(const void *)pb;
+        return strcmp(sa ? sa : "", sb ? sb : "") == 0;
+    }
+    default: {
+        const struct cfg_strlist *la = (const void *)pa, *lb = (const void *)pb;
+        if (la->n != lb->n)
+            return false;
+        for (size_t i = 0; i < la->n; i++)
+            if (strcmp(la->v[i], lb->v[i]) != 0)
+                return false;
+        return true;
+    }
+    }
+}
+
+int cfg_reload_apply(struct cfg *live, const struct cfg *next, char *applied, size_t acap,
+                     char *restart, size_t rcap)
+{
+    size_t al = 0, rl = 0;
+    applied[0] = restart[0] = '\0';
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        const struct key *k = &keys[i];
+        if (field_equal(k, live, next))
+            continue;
+        bool hot = false;
+        for (size_t j = 0; j < ARRAY_SIZE(reloadable) && !hot; j++)
+            hot = strcmp(reloadable[j], k->name) == 0;
+        if (hot && (k->type == KT_BOOL || k->type == KT_INT)) {
+            /* one aligned word: readers see the old or the new value, never a mix */
+            char *dst = (char *)live + k->off;
+            const char *src = (const char *)next + k->off;
+            if (k->type == KT_BOOL)
+                __atomic_store_n((bool *)(void *)dst, *(const bool *)(const void *)src,
+                                 __ATOMIC_RELAXED);
+            else
+                __atomic_store_n((int64_t *)(void *)dst, *(const int64_t *)(const void *)src,
+                                 __ATOMIC_RELAXED);
+            int n = snprintf(applied + al, acap - al, "%s%s", al ? "," : "", k->name);
+            if (n > 0 && (size_t)n < acap - al)
+                al += (size_t)n;
+        } else {
+            int n = snprintf(restart + rl, rcap - rl, "%s%s", rl ? "," : "", k->name);
+            if (n > 0 && (size_t)n < rcap - rl)
+                rl += (size_t)n;
+        }
+    }
+    return 0;
 }
 
 static int generate(const char *path, struct errs *e)
@@ -1047,7 +1133,7 @@ static int generate(const char *path, struct errs *e)
     char *json = cfg_to_json(&g);
     text = xasprintf("%s\n", json);
     free(json);
-    rc = write_new_file(path, text);
+    rc = write_file_new(path, text);
     if (rc == -EEXIST) {
         rc = 0;
     } else if (rc != 0) {

@@ -33,6 +33,7 @@ static void usage(FILE *out)
             "                    on first start)\n"
             "  --check-config    validate the configuration and exit (0 valid, 2 invalid)\n"
             "  --rebuild-meta    rebuild the metadata index from ROOT/files and exit\n"
+            "  --restore-meta F  read a backup (data/backup/<day>.jsonl) into the index, exit\n"
             "  --config-keys     print every cfg.json key with its default and meaning\n"
             "  --version         print the version and exit\n"
             "  --help            this text\n"
@@ -41,7 +42,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_ROOT = 1, OPT_CONFIG, OPT_CHECK, OPT_REBUILD, OPT_VERSION, OPT_HELP, OPT_KEYS };
+    enum { OPT_ROOT = 1, OPT_CONFIG, OPT_CHECK, OPT_REBUILD, OPT_VERSION, OPT_HELP, OPT_KEYS,
+           OPT_RESTORE };
     static const struct option opts[] = {
         {"root", required_argument, NULL, OPT_ROOT},
         {"config", required_argument, NULL, OPT_CONFIG},
@@ -50,6 +52,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
         {"config-keys", no_argument, NULL, OPT_KEYS},
+        {"restore-meta", required_argument, NULL, OPT_RESTORE},
         {NULL, 0, NULL, 0},
     };
     const char *root = getenv("FILESERVER_ROOT");
@@ -57,6 +60,7 @@ int main(int argc, char **argv)
         root = getenv("GO_FASTDFS_DIR");
     const char *config = NULL;
     int check = 0, rebuild = 0, c;
+    const char *restore = NULL;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case OPT_ROOT: root = optarg; break;
@@ -66,6 +70,7 @@ int main(int argc, char **argv)
         case OPT_VERSION: printf("fileserver %s\n", FS_VERSION); return 0;
         case OPT_HELP: usage(stdout); return 0;
         case OPT_KEYS: cfg_print_keys(stdout); return 0;
+        case OPT_RESTORE: restore = optarg; break;
         default: usage(stderr); return 2;
         }
     }
@@ -107,13 +112,13 @@ int main(int argc, char **argv)
         free(srv);
         return 2;
     }
-    if (rebuild) {
-        long long n = server_rebuild_meta(srv);
+    if (rebuild || restore) {
+        long long n = restore ? server_restore_meta(srv, restore) : server_rebuild_meta(srv);
         server_fini(srv);
         free(srv);
         if (n < 0)
             return 1;
-        printf("rebuilt %lld records\n", n);
+        printf("%s %lld records\n", restore ? "restored" : "rebuilt", n);
         return 0;
     }
 

@@ -288,3 +288,32 @@ long long server_rebuild_meta(struct server *srv)
     log_info("server", "index rebuilt: %lld files", rb.n);
     return rb.n;
 }
+
+long long server_restore_meta(struct server *srv, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -errno;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long long restored = 0, skipped = 0;
+    /* bounded: a backup line is one record, far below 64 KiB */
+    while ((n = getline(&line, &cap, f)) > 0 && n < 65536) {
+        struct file_info fi;
+        char rel[PATH_MAX_REL + 8];
+        struct stat st;
+        if (fileinfo_from_text(&fi, line, (size_t)n) < 0 ||
+            fileinfo_rel(&fi, rel, sizeof rel) < 0 || store_stat(srv->store, rel, &st) < 0 ||
+            !S_ISREG(st.st_mode) || st.st_size != fi.size) {
+            skipped++; /* an index entry only for bytes that are really there */
+            continue;
+        }
+        if (sync_index(srv, &fi, true, false, NULL, 0) == 0)
+            restored++;
+    }
+    free(line);
+    fclose(f);
+    log_info("server", "restore: %lld records restored, %lld skipped", restored, skipped);
+    return restored;
+}

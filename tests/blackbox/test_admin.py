@@ -1,0 +1,142 @@
+"""Housekeeping endpoints and adoption: reload (get/set/reload), remove_empty_dir, backup and
+--restore-meta, list_dir pagination, and serving a go-fastdfs or FastDFS data tree as is."""
+import json
+import os
+import time
+from pathlib import Path
+
+import requests
+
+from bbutil import md5, payload, token
+
+T = 10
+
+
+def _up(node, data, **fields):
+    fields.setdefault("output", "json")
+    r = requests.post(node.g + "/upload", files={"file": (token() + ".bin", data)}, data=fields,
+                      timeout=T)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_reload_get_redacts_secrets(node):
+    r = requests.get(node.g + "/reload", params={"action": "get"}, timeout=T)
+    d = r.json()["data"]
+    assert d["group"] == "group1"
+    assert d["admin_key"] in ("***", "")
+    assert d["cluster_secret"] in ("***", "")
+    assert requests.get(node.g + "/reload", timeout=T).status_code == 400
+    assert requests.get(node.g + "/reload", params={"action": "nope"}, timeout=T).status_code == 400
+
+
+def test_reload_set_then_reload_applies_safe_keys(node):
+    cfg = json.loads(Path(node.cfg_path).read_text())
+    cfg["read_only"] = True
+    cfg["addr"] = "127.0.0.1:1"           # not reloadable: reported, not applied
+    r = requests.post(node.g + "/reload", data={"action": "set", "cfg": json.dumps(cfg)},
+                      timeout=T)
+    assert r.status_code == 200, r.text
+    assert json.loads(Path(node.cfg_path).read_text())["read_only"] is True
+    # saved but not applied yet
+    assert requests.post(node.g + "/upload", files={"file": ("a.bin", b"x" * 10)},
+                         timeout=T).status_code == 200
+    r = requests.post(node.g + "/reload", data={"action": "reload"}, timeout=T)
+    d = r.json()["data"]
+    assert "read_only" in d["applied"].split(",") and "addr" in d["needs_restart"].split(","), d
+    assert requests.post(node.g + "/upload", files={"file": ("b.bin", b"y" * 10)},
+                         timeout=T).status_code == 403
+    # restore the file so the node's teardown is unaffected
+    cfg["read_only"] = False
+    cfg["addr"] = f"127.0.0.1:{node.port}"
+    requests.post(node.g + "/reload", data={"action": "set", "cfg": json.dumps(cfg)}, timeout=T)
+
+
+def test_reload_set_refuses_bad_config(node):
+    before = Path(node.cfg_path).read_text()
+    for bad in ('{"nope": 1}', '{"read_only": "yes"}', "not json", '{"addr": ":99999"}'):
+        r = requests.post(node.g + "/reload", data={"action": "set", "cfg": bad}, timeout=T)
+        assert r.status_code == 400, (bad, r.text)
+    assert Path(node.cfg_path).read_text() == before
+
+
+def test_reload_is_admin_only(start_node):
+    n = start_node(cfg_overrides={"admin_ips": []})
+    assert requests.get(n.g + "/reload", params={"action": "get"}, timeout=T).status_code == 403
+
+
+def test_remove_empty_dir_keeps_young_and_full_dirs(node):
+    j = _up(node, payload(100))
+    files = Path(node.root) / "files"
+    old = files / "old" / "a" / "b"
+    old.mkdir(parents=True)
+    young = files / "young" / "c"
+    young.mkdir(parents=True)
+    past = time.time() - 3600
+    for d in (old, old.parent, old.parent.parent):
+        os.utime(d, (past, past))
+    r = requests.post(node.g + "/remove_empty_dir", timeout=T)
+    assert r.status_code == 200 and r.json()["data"]["removed"] >= 3, r.text
+    assert not (files / "old").exists()
+    assert young.exists()
+    assert requests.get(node.url + j["path"], timeout=T).status_code == 200
+
+
+def test_backup_and_restore(start_node):
+    n = start_node()
+    datas = [payload(300 + i) for i in range(3)]
+    recs = [_up(n, d) for d in datas]
+    day = time.strftime("%Y%m%d")
+    r = requests.post(n.g + "/backup", data={"date": day}, timeout=T)
+    assert r.status_code == 200 and r.json()["data"]["records"] >= 3, r.text
+    backup = Path(n.root) / r.json()["data"]["file"]
+    lines = backup.read_text().splitlines()
+    assert {json.loads(l)["md5"] for l in lines} >= {x["md5"] for x in recs}
+    assert requests.post(n.g + "/backup", data={"date": "2024-1"}, timeout=T).status_code == 400
+    n.stop()
+    import shutil
+    shutil.rmtree(Path(n.root) / "data" / "meta")
+    res = n.run_cli(["--restore-meta", str(backup)])
+    assert res.returncode == 0, res.stderr
+    n.start()
+    for rec in recs:
+        r = requests.get(n.g + "/get_file_info", params={"md5": rec["md5"]}, timeout=T)
+        assert r.status_code == 200, r.text
+
+
+def test_list_dir_pagination(node):
+    j = _up(node, payload(50))
+    d = "/".join(j["path"].split("/")[2:7])
+    for _ in range(4):
+        _up(node, payload(60))
+    everything = requests.get(node.g + "/list_dir", params={"dir": d}, timeout=T).json()["data"]
+    page = requests.get(node.g + "/list_dir", params={"dir": d, "offset": 1, "limit": 2},
+                        timeout=T).json()["data"]
+    assert len(page) == min(2, max(0, len(everything) - 1))
+    assert [e["name"] for e in page] == [e["name"] for e in everything[1:3]]
+    r = requests.get(node.g + "/list_dir", params={"dir": d, "limit": "x"}, timeout=T)
+    assert r.status_code == 400
+
+
+def test_adopt_gofastdfs_and_fastdfs_trees(start_node):
+    """A go-fastdfs files/ tree and a FastDFS storage data/ tree (moved to files/M00) keep
+    their URLs once adopted with --rebuild-meta."""
+    n = start_node(start=False)
+    files = Path(n.root) / "files"
+    gofast = files / "default" / "20240102" / "10" / "49" / "3" / "report.xls"
+    fdfs = files / "M00" / "00" / "0A" / "wKgBJ2Ux1b2AcLm_AAAACXx8OlM123.txt"
+    blobs = {gofast: payload(700), fdfs: payload(900)}
+    for p, b in blobs.items():
+        p.parent.mkdir(parents=True)
+        p.write_bytes(b)
+    res = n.run_cli(["--rebuild-meta"])
+    assert res.returncode == 0, res.stderr
+    n.start()
+    for p, b in blobs.items():
+        url = n.url + "/group1/" + str(p.relative_to(files))
+        r = requests.get(url, timeout=T)
+        assert r.status_code == 200 and r.content == b, url
+        r = requests.get(n.g + "/get_file_info", params={"md5": md5(b)}, timeout=T)
+        assert r.status_code == 200 and r.json()["data"]["offset"] == -2, r.text
+    assert requests.get(n.g + "/get_file_info", params={"md5": md5(blobs[gofast])},
+                        timeout=T).json()["data"]["scene"] == "default"

@@ -60,6 +60,8 @@ int api_gen_google_code(struct http_req *req, struct http_reply *rep, struct ser
 int api_reload(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_remove_empty_dir(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_backup(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_expire(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_delete_many(struct http_req *req, struct http_reply *rep, struct server *srv);
 
 /* api_tus.c: tus 1.0.0 resumable uploads below /<group>/big/upload/ */
 int api_tus(struct http_req *req, struct http_reply *rep, struct server *srv);

@@ -74,6 +74,7 @@ struct cfg {
     int64_t auth_timeout;             /* seconds for auth_url */
     char *https_ca_file;              /* CA for peers' HTTPS */
     int64_t max_connections_per_ip;   /* 0: no per-address limit */
+    int64_t lifecycle_interval;       /* seconds between expiry sweeps (0: none) */
 };
 
 /* Fills c with defaults (the values a generated cfg.json has), allocating strings. */

@@ -24,6 +24,8 @@ struct file_info {
     int64_t offset;                 /* -1 normal file, -2 adopted (migrated) file */
     int64_t time_ms;                /* upload time in ms ("timeMs", ours): orders a
                                      * re-upload after a delete within the same second */
+    int64_t expire_at;              /* unix seconds after which the file is deleted, 0 never
+                                     * ("expireAt", ours; set by the upload's ttl) */
 };
 
 void fileinfo_init(struct file_info *fi);

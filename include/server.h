@@ -19,6 +19,7 @@ struct meta;
 struct http_server;
 struct sync;
 struct groups;
+struct lifecycle;
 struct peer_client;
 
 struct server {
@@ -33,6 +34,7 @@ struct server {
     struct sync *sync;        /* replication; NULL until sync_start */
     struct groups *groups;    /* other groups; NULL until groups_start */
     struct peer_client *authc; /* client for auth_url; NULL when unset */
+    struct lifecycle *lifecycle; /* expiry sweeper; NULL when off */
     /* one lock per digest stripe: dedupe check and commit of one content are serialised */
     pthread_mutex_t digest_locks[SERVER_DIGEST_LOCKS];
     time_t started;

@@ -16,9 +16,11 @@
 #include "cfg.h"
 #include "errcode.h"
 #include "fileinfo.h"
+#include "lifecycle.h"
 #include "meta.h"
 #include "path.h"
 #include "store.h"
+#include "strparse.h"
 #include "token.h"
 
 #include "http_reply.h"
@@ -250,5 +252,53 @@ int api_backup(struct http_req *req, struct http_reply *rep, struct server *srv)
     json_object_set_new(d, "file", json_string(relp));
     json_object_set_new(d, "records", json_integer(b.n));
     http_reply_ok(rep, d, "backup written");
+    return 0;
+}
+
+/* ---- lifecycle: expire now, delete by day or prefix ---- */
+
+int api_expire(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    (void)req;
+    long long n = lifecycle_expire_now(srv);
+    if (n < 0)
+        return (int)n;
+    json_t *d = json_object();
+    json_object_set_new(d, "deleted", json_integer(n));
+    http_reply_ok(rep, d, "");
+    return 0;
+}
+
+int api_delete_many(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    const char *date = http_req_arg(req, "date");
+    const char *prefix = http_req_arg(req, "prefix");
+    const char *max = http_req_arg(req, "max");
+    uint64_t limit = 100000;
+    char rel[PATH_MAX_REL + 1];
+    if ((!date || !*date) == (!prefix || !*prefix)) {
+        snprintf(req->errmsg, sizeof req->errmsg, "give exactly one of date or prefix");
+        return ERR_PARAM;
+    }
+    if (date && *date && (strlen(date) != 8 || strspn(date, "0123456789") != 8)) {
+        snprintf(req->errmsg, sizeof req->errmsg, "date must be yyyymmdd");
+        return ERR_PARAM;
+    }
+    /* a prefix is a path below files/, confined like any other */
+    if (prefix && *prefix && path_normalize_rel(prefix, false, rel, sizeof rel) < 0) {
+        snprintf(req->errmsg, sizeof req->errmsg, "prefix not allowed");
+        return ERR_BADPATH;
+    }
+    if (max && strparse_u64(max, strlen(max), 10000000, &limit) < 0) {
+        snprintf(req->errmsg, sizeof req->errmsg, "max must be a number");
+        return ERR_PARAM;
+    }
+    long long n = lifecycle_delete_matching(srv, date && *date ? date : NULL,
+                                            prefix && *prefix ? rel : NULL, (long long)limit);
+    if (n < 0)
+        return (int)n;
+    json_t *d = json_object();
+    json_object_set_new(d, "deleted", json_integer(n));
+    http_reply_ok(rep, d, "");
     return 0;
 }

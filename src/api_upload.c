@@ -440,6 +440,15 @@ int api_upload_commit(struct server *srv, struct http_req *req, struct store_tmp
     }
     if (srv->cfg.host && fileinfo_add_peer(&fi, srv->cfg.host) < 0)
         log_warn("upload", "host too long to record as a peer");
+    const char *ttl = http_req_arg(req, "ttl");
+    if (ttl && *ttl) {
+        uint64_t secs;
+        if (strparse_u64(ttl, strlen(ttl), 100ULL * 365 * 86400, &secs) < 0 || secs == 0) {
+            snprintf(req->errmsg, sizeof req->errmsg, "ttl must be a number of seconds > 0");
+            return ERR_PARAM;
+        }
+        fi.expire_at = fi.timestamp + (int64_t)secs;
+    }
     char dir[PATH_MAX_REL + 1];
     int rc = decide_place(srv, req, upname, &fi, dir, sizeof dir);
     if (rc)

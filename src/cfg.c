@@ -120,6 +120,7 @@ static const struct key keys[] = {
     KI(auth_timeout, 5, 1, 60, "seconds to wait for auth_url"),
     KS(https_ca_file, "", KN_NONE, "CA bundle to verify peers' HTTPS certificates (empty: system)"),
     KI(max_connections_per_ip, 0, 0, 100000, "connections one client address may hold (0: no limit)"),
+    KI(lifecycle_interval, 60, 0, YEAR_S, "seconds between sweeps deleting expired files (0: none)"),
 };
 
 /* go-fastdfs keys we accept and ignore so its cfg.json loads unchanged: "PeerID" is an ASCII

@@ -78,6 +78,8 @@ json_t *fileinfo_to_json(const struct file_info *fi)
     json_object_set_new(o, "offset", json_integer(fi->offset));
     if (fi->time_ms)
         json_object_set_new(o, "timeMs", json_integer(fi->time_ms));
+    if (fi->expire_at)
+        json_object_set_new(o, "expireAt", json_integer(fi->expire_at));
     return o;
 }
 
@@ -141,6 +143,7 @@ int fileinfo_from_text(struct file_info *fi, const char *text, size_t len)
     rc = rc ? rc : get_int(o, "timeStamp", &fi->timestamp);
     rc = rc ? rc : get_int(o, "offset", &fi->offset);
     rc = rc ? rc : get_int(o, "timeMs", &fi->time_ms);
+    rc = rc ? rc : get_int(o, "expireAt", &fi->expire_at);
     json_t *peers = json_object_get(o, "peers");
     if (rc == 0 && peers && !json_is_null(peers) && !json_is_array(peers))
         rc = ERR_BADREQ;

@@ -16,6 +16,7 @@
 #include "errcode.h"
 #include "fileinfo.h"
 #include "groups.h"
+#include "lifecycle.h"
 #include "http_server.h"
 #include "log.h"
 #include "meta.h"
@@ -98,6 +99,8 @@ int server_start(struct server *srv)
     int rc = sync_start(srv);
     if (rc == 0)
         rc = groups_start(srv);
+    if (rc == 0)
+        rc = lifecycle_start(srv);
     if (rc == 0 && srv->cfg.auth_url && *srv->cfg.auth_url)
         rc = peer_client_new("", srv->cfg.host ? srv->cfg.host : "", &srv->authc);
     if (rc < 0)
@@ -117,6 +120,7 @@ void server_stop(struct server *srv, int drain_ms)
         log_warn("server", "%d requests still running at shutdown",
                  http_server_inflight(srv->http));
     /* workers resume any request still parked on them, while the daemon can finish it */
+    lifecycle_stop(srv);
     sync_stop(srv);
     http_server_stop(srv->http);
     srv->http = NULL;

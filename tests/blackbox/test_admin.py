@@ -140,3 +140,37 @@ def test_adopt_gofastdfs_and_fastdfs_trees(start_node):
         assert r.status_code == 200 and r.json()["data"]["offset"] == -2, r.text
     assert requests.get(n.g + "/get_file_info", params={"md5": md5(blobs[gofast])},
                         timeout=T).json()["data"]["scene"] == "default"
+
+
+def test_ttl_expiry(node):
+    keep = _up(node, payload(100))
+    gone = _up(node, payload(110), ttl="1")
+    assert requests.post(node.g + "/upload", files={"file": ("x.bin", b"abc")},
+                         data={"ttl": "soon"}, timeout=T).status_code == 400
+    assert requests.post(node.g + "/upload", files={"file": ("x.bin", b"abd")},
+                         data={"ttl": "0"}, timeout=T).status_code == 400
+    info = requests.get(node.g + "/get_file_info", params={"md5": gone["md5"]}, timeout=T)
+    assert info.json()["data"]["expireAt"] == gone["mtime"] + 1
+    time.sleep(2.1)
+    r = requests.post(node.g + "/expire", timeout=T)
+    assert r.json()["data"]["deleted"] >= 1, r.text
+    assert requests.get(node.url + gone["path"], timeout=T).status_code == 404
+    assert requests.get(node.url + keep["path"], timeout=T).status_code == 200
+
+
+def test_delete_many_by_prefix_and_date(node):
+    a = _up(node, payload(120), path="batch/one")
+    b = _up(node, payload(130), path="batch/two")
+    c = _up(node, payload(140), path="other")
+    for bad in ({}, {"date": "x"}, {"prefix": "../etc"}, {"date": "20240101", "prefix": "a"},
+                {"prefix": "batch", "max": "many"}):
+        r = requests.post(node.g + "/delete_many", data=bad, timeout=T)
+        assert r.status_code == 400, (bad, r.text)
+    r = requests.post(node.g + "/delete_many", data={"prefix": "batch"}, timeout=T)
+    assert r.json()["data"]["deleted"] == 2, r.text
+    for j in (a, b):
+        assert requests.get(node.url + j["path"], timeout=T).status_code == 404
+    assert requests.get(node.url + c["path"], timeout=T).status_code == 200
+    r = requests.post(node.g + "/delete_many", data={"date": time.strftime("%Y%m%d")}, timeout=T)
+    assert r.json()["data"]["deleted"] >= 1
+    assert requests.get(node.url + c["path"], timeout=T).status_code == 404

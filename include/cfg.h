@@ -75,6 +75,11 @@ struct cfg {
     char *https_ca_file;              /* CA for peers' HTTPS */
     int64_t max_connections_per_ip;   /* 0: no per-address limit */
     int64_t lifecycle_interval;       /* seconds between expiry sweeps (0: none) */
+    char *mail_host;                  /* smtp://host:port for alarm mail */
+    char *mail_user, *mail_password, *mail_from;
+    int64_t alarm_disk_percent;       /* disk use that raises an alarm */
+    int64_t alarm_peer_down;          /* seconds a peer may be unreachable or behind */
+    int64_t alarm_interval;           /* seconds between checks */
 };
 
 /* Fills c with defaults (the values a generated cfg.json has), allocating strings. */

@@ -44,3 +44,10 @@ int peer_request(struct peer_client *pc, const char *method, const char *base,
 typedef int (*peer_sink_fn)(void *ctx, const char *data, size_t len);
 int peer_fetch(struct peer_client *pc, const char *base, const char *path, long connect_ms,
                long stall_ms, peer_sink_fn sink, void *ctx, long *status);
+
+/* Sends a plain-text mail through an SMTP server (smtp:// or smtps:// URL; STARTTLS is tried
+ * when a user is given). rcpts is a list separated by ',' or ';'. Header injection is
+ * refused (-EINVAL). 0 or a negative errno. */
+int peer_send_mail(struct peer_client *pc, const char *smtp_url, const char *user,
+                   const char *password, const char *from, const char *rcpts,
+                   const char *subject, const char *body, long timeout_ms);

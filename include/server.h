@@ -20,6 +20,7 @@ struct http_server;
 struct sync;
 struct groups;
 struct lifecycle;
+struct alarm;
 struct peer_client;
 
 struct server {
@@ -35,6 +36,7 @@ struct server {
     struct groups *groups;    /* other groups; NULL until groups_start */
     struct peer_client *authc; /* client for auth_url; NULL when unset */
     struct lifecycle *lifecycle; /* expiry sweeper; NULL when off */
+    struct alarm *alarm;      /* alarm monitor; NULL when nobody is to be told */
     /* one lock per digest stripe: dedupe check and commit of one content are serialised */
     pthread_mutex_t digest_locks[SERVER_DIGEST_LOCKS];
     time_t started;

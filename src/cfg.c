@@ -121,6 +121,13 @@ static const struct key keys[] = {
     KS(https_ca_file, "", KN_NONE, "CA bundle to verify peers' HTTPS certificates (empty: system)"),
     KI(max_connections_per_ip, 0, 0, 100000, "connections one client address may hold (0: no limit)"),
     KI(lifecycle_interval, 60, 0, YEAR_S, "seconds between sweeps deleting expired files (0: none)"),
+    KS(mail_host, "", KN_NONE, "SMTP server for alarm mail, smtp://host:port or smtps://"),
+    KS(mail_user, "", KN_NONE, "SMTP user (empty: no login)"),
+    KS(mail_password, "", KN_NONE, "SMTP password"),
+    KS(mail_from, "", KN_NONE, "sender of alarm mail (empty: fileserver@localhost)"),
+    KI(alarm_disk_percent, 90, 1, 100, "disk use of files/ (percent) that raises an alarm"),
+    KI(alarm_peer_down, 300, 1, YEAR_S, "seconds a peer may be unreachable or behind before an alarm"),
+    KI(alarm_interval, 30, 0, 86400, "seconds between alarm checks (0: no alarms)"),
 };
 
 /* go-fastdfs keys we accept and ignore so its cfg.json loads unchanged: "PeerID" is an ASCII

@@ -534,3 +534,90 @@ out:
     buf_fini(&rbody);
     return rc;
 }
+
+struct mail_src {
+    const char *p;
+    size_t left;
+};
+
+static size_t mail_read(char *buf, size_t size, size_t n, void *ud)
+{
+    struct mail_src *m = ud;
+    size_t cap = size * n, k = m->left < cap ? m->left : cap;
+    memcpy(buf, m->p, k);
+    m->p += k;
+    m->left -= k;
+    return k;
+}
+
+int peer_send_mail(struct peer_client *pc, const char *smtp_url, const char *user,
+                   const char *password, const char *from, const char *rcpts,
+                   const char *subject, const char *body, long timeout_ms)
+{
+    if (!pc || !smtp_url || !from || !rcpts || !subject || !body || timeout_ms <= 0 ||
+        (strncmp(smtp_url, "smtp://", 7) != 0 && strncmp(smtp_url, "smtps://", 8) != 0) ||
+        strpbrk(subject, "\r\n") || strpbrk(from, "\r\n<>"))
+        return -EINVAL;
+    struct curl_slist *to = NULL;
+    struct buf msg;
+    buf_init(&msg, 256 * 1024);
+    char one[256];
+    const char *p = rcpts;
+    while (*p) {
+        size_t l = strcspn(p, ",;");
+        while (l && (*p == ' '))
+            p++, l--;
+        if (l > 0 && l < sizeof one && !memchr(p, '\r', l) && !memchr(p, '\n', l)) {
+            snprintf(one, sizeof one, "<%.*s>", (int)l, p);
+            to = curl_slist_append(to, one);
+        }
+        p += l;
+        if (*p)
+            p++;
+    }
+    int rc = to ? 0 : -EINVAL;
+    if (rc == 0)
+        rc = buf_appendf(&msg, "From: <%s>\r\nTo: %s\r\nSubject: %s\r\n"
+                               "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
+                         from, rcpts, subject, body);
+    CURL *h = rc == 0 ? curl_easy_init() : NULL;
+    if (rc == 0 && !h)
+        rc = -EIO;
+    if (rc == 0) {
+        char mfrom[300];
+        snprintf(mfrom, sizeof mfrom, "<%s>", from);
+        struct mail_src src = {msg.data, msg.len};
+        char errbuf[CURL_ERROR_SIZE] = "";
+        bool bad = false;
+        bad |= curl_easy_setopt(h, CURLOPT_URL, smtp_url) != CURLE_OK;
+        bad |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps") != CURLE_OK;
+        bad |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+        bad |= curl_easy_setopt(h, CURLOPT_MAIL_FROM, mfrom) != CURLE_OK;
+        bad |= curl_easy_setopt(h, CURLOPT_MAIL_RCPT, to) != CURLE_OK;
+        bad |= curl_easy_setopt(h, CURLOPT_READFUNCTION, mail_read) != CURLE_OK;
+        bad |= curl_easy_setopt(h, CURLOPT_READDATA, &src) != CURLE_OK;
+        bad |= curl_easy_setopt(h, CURLOPT_UPLOAD, 1L) != CURLE_OK;
+        bad |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK;
+        bad |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK;
+        if (pc->ca_file)
+            bad |= curl_easy_setopt(h, CURLOPT_CAINFO, pc->ca_file) != CURLE_OK;
+        if (user && *user) {
+            bad |= curl_easy_setopt(h, CURLOPT_USERNAME, user) != CURLE_OK;
+            bad |= curl_easy_setopt(h, CURLOPT_PASSWORD, password ? password : "") != CURLE_OK;
+            bad |= curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY) != CURLE_OK;
+        }
+        if (bad) {
+            rc = -EIO;
+        } else {
+            CURLcode c = curl_easy_perform(h);
+            if (c != CURLE_OK) {
+                log_failure(smtp_url, c, errbuf);
+                rc = map_curl(c);
+            }
+        }
+        curl_easy_cleanup(h);
+    }
+    curl_slist_free_all(to);
+    buf_fini(&msg);
+    return rc;
+}

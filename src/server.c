@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alarm.h"
 #include "errcode.h"
 #include "fileinfo.h"
 #include "groups.h"
@@ -101,6 +102,8 @@ int server_start(struct server *srv)
         rc = groups_start(srv);
     if (rc == 0)
         rc = lifecycle_start(srv);
+    if (rc == 0)
+        rc = alarm_start(srv);
     if (rc == 0 && srv->cfg.auth_url && *srv->cfg.auth_url)
         rc = peer_client_new("", srv->cfg.host ? srv->cfg.host : "", &srv->authc);
     if (rc < 0)
@@ -120,6 +123,7 @@ void server_stop(struct server *srv, int drain_ms)
         log_warn("server", "%d requests still running at shutdown",
                  http_server_inflight(srv->http));
     /* workers resume any request still parked on them, while the daemon can finish it */
+    alarm_stop(srv);
     lifecycle_stop(srv);
     sync_stop(srv);
     http_server_stop(srv->http);

@@ -666,19 +666,27 @@ int sync_receive(struct server *srv, const struct file_info *fi, const char *fro
 int sync_receive_delete(struct server *srv, const char *pathkey, const char *md5,
                         long long time_ms)
 {
-    (void)time_ms;
     struct file_info cur;
     int rc = meta_get_path(srv->meta, pathkey, &cur);
-    char key[128];
+    /* the tombstone carries the deleting node's time, so every receiver orders a later
+     * re-upload against the same instant whatever its own clock says */
+    long long t = time_ms > 0 ? time_ms : now_ms();
+    char tomb[128];
     struct meta_kv kv[2];
     snprintf(kv[0].key, sizeof kv[0].key, "f/%s", pathkey); /* a pending pull is moot */
     kv[0].val = NULL;
     kv[0].vlen = 0;
+    snprintf(kv[1].key, sizeof kv[1].key, "x/%s", pathkey);
+    int tl = snprintf(tomb, sizeof tomb, "{\"md5\":\"%s\",\"time\":%lld}", md5, t);
+    kv[1].val = tomb;
+    kv[1].vlen = (size_t)tl;
     if (rc == 0 && strcmp(cur.md5, md5) == 0) {
+        if (cur.time_ms > t) /* our copy is a newer upload than that delete: keep it */
+            return meta_write(srv->meta, NULL, false, kv, 1);
         pthread_mutex_t *lk = server_digest_lock(srv, cur.md5);
         pthread_mutex_lock(lk);
         char rel[PATH_MAX_REL + 8];
-        rc = sync_index(srv, &cur, false, false, kv, 1);
+        rc = sync_index(srv, &cur, false, false, kv, 2);
         if (rc == 0 && fileinfo_rel(&cur, rel, sizeof rel) == 0) {
             rc = store_unlink(srv->store, rel);
             if (rc == -ENOENT)
@@ -688,12 +696,6 @@ int sync_receive_delete(struct server *srv, const char *pathkey, const char *md5
         return rc;
     }
     /* never had it (or a different content): remember the delete all the same */
-    char tomb[128];
-    snprintf(key, sizeof key, "x/%s", pathkey);
-    snprintf(kv[1].key, sizeof kv[1].key, "%s", key);
-    int tl = snprintf(tomb, sizeof tomb, "{\"md5\":\"%s\",\"time\":%lld}", md5, now_ms());
-    kv[1].val = tomb;
-    kv[1].vlen = (size_t)tl;
     return meta_write(srv->meta, NULL, false, kv, 2);
 }
 

@@ -26,6 +26,7 @@
 #include "store.h"
 #include "strparse.h"
 #include "sync.h"
+#include "xalloc.h"
 
 #define SEARCH_MAX 100
 #define LIST_MAX 10000
@@ -108,9 +109,69 @@ static int stat_day(void *ctx, const char *day, long long count, long long bytes
     return 0;
 }
 
+/* Per-scene statistics walk the records (the day index does not know scenes). */
+struct scene_stat {
+    const char *scene;
+    char days[4096][9];
+    long long count[4096], bytes[4096];
+    size_t n;
+};
+
+static int scene_cb(void *ctx, const struct file_info *fi)
+{
+    struct scene_stat *s = ctx;
+    if (strcmp(fi->scene, s->scene) != 0)
+        return 0;
+    char d[16];
+    path_day((time_t)fi->timestamp, d, sizeof d);
+    size_t i;
+    for (i = 0; i < s->n && strcmp(s->days[i], d) != 0; i++)
+        ;
+    if (i == s->n) {
+        if (s->n == sizeof s->days / sizeof s->days[0])
+            return 0; /* bounded: more than ~11 years of days */
+        memcpy(s->days[s->n++], d, 9);
+    }
+    s->count[i]++;
+    s->bytes[i] += fi->size;
+    return 0;
+}
+
+static int cmp_day(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
 int api_stat(struct http_req *req, struct http_reply *rep, struct server *srv)
 {
-    (void)req;
+    const char *scene = http_req_arg(req, "scene");
+    if (scene && *scene) {
+        struct scene_stat *ss = xcalloc(1, sizeof *ss);
+        ss->scene = scene;
+        int rc = meta_scan(srv->meta, scene_cb, ss);
+        if (rc < 0) {
+            free(ss);
+            return rc;
+        }
+        /* sort the days, carrying their counters along */
+        struct scene_stat *sorted = xcalloc(1, sizeof *sorted);
+        memcpy(sorted->days, ss->days, sizeof ss->days);
+        qsort(sorted->days, ss->n ? ss->n : 1, sizeof sorted->days[0], cmp_day);
+        struct stat_ctx s = {json_array(), 0, 0};
+        for (size_t i = 0; i < ss->n; i++)
+            for (size_t k = 0; k < ss->n; k++)
+                if (strcmp(sorted->days[i], ss->days[k]) == 0)
+                    stat_day(&s, ss->days[k], ss->count[k], ss->bytes[k]);
+        free(sorted);
+        free(ss);
+        json_t *all = json_object();
+        json_object_set_new(all, "date", json_string("all"));
+        json_object_set_new(all, "fileCount", json_integer(s.count));
+        json_object_set_new(all, "totalSize", json_integer(s.bytes));
+        json_array_append_new(s.rows, all);
+        http_reply_ok(rep, s.rows, scene);
+        return 0;
+    }
     struct stat_ctx s = {json_array(), 0, 0};
     int rc = meta_scan_days(srv->meta, stat_day, &s);
     if (rc < 0) {

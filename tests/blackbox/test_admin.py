@@ -174,3 +174,13 @@ def test_delete_many_by_prefix_and_date(node):
     r = requests.post(node.g + "/delete_many", data={"date": time.strftime("%Y%m%d")}, timeout=T)
     assert r.json()["data"]["deleted"] >= 1
     assert requests.get(node.url + c["path"], timeout=T).status_code == 404
+
+
+def test_stat_per_scene(node):
+    _up(node, payload(100), scene="pics")
+    _up(node, payload(200), scene="pics")
+    _up(node, payload(400), scene="docs")
+    rows = requests.get(node.g + "/stat", params={"scene": "pics"}, timeout=T).json()["data"]
+    assert rows[-1] == {"date": "all", "fileCount": 2, "totalSize": 300}, rows
+    rows = requests.get(node.g + "/stat", params={"scene": "none"}, timeout=T).json()["data"]
+    assert rows == [{"date": "all", "fileCount": 0, "totalSize": 0}]

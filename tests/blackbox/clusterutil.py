@@ -107,8 +107,9 @@ def upload_json(node, data, name):
 
 
 def disk_path(node, upath):
-    """Where a download path "/group1/<scene>/..." lives on node's disk."""
-    parts = urllib.parse.unquote(upath).split("/")
+    """Where a download path "/group1/<scene>/..." (raw, as upload answers give it in
+    "path") lives on node's disk."""
+    parts = upath.split("/")
     assert parts[0] == "" and parts[1] == node.group, upath
     return node.path("files", *parts[2:])
 
@@ -148,7 +149,8 @@ def wait_indexed(nodes, md5s, timeout, what="files indexed"):
 
 
 def get_path(node, upath, timeout=T):
-    return requests.get(node.url + upath, timeout=timeout)
+    """GET of a raw download path, percent-encoded here."""
+    return requests.get(node.url + urllib.parse.quote(upath, safe="/"), timeout=timeout)
 
 
 def status(node):

@@ -21,6 +21,7 @@ struct sync;
 struct groups;
 struct lifecycle;
 struct alarm;
+struct workq;
 struct peer_client;
 
 struct server {
@@ -37,6 +38,8 @@ struct server {
     struct peer_client *authc; /* client for auth_url; NULL when unset */
     struct lifecycle *lifecycle; /* expiry sweeper; NULL when off */
     struct alarm *alarm;      /* alarm monitor; NULL when nobody is to be told */
+    struct workq *commitq;    /* upload commits, off the HTTP threads (group commit needs
+                               * many waiters at once); NULL before server_start */
     /* one lock per digest stripe: dedupe check and commit of one content are serialised */
     pthread_mutex_t digest_locks[SERVER_DIGEST_LOCKS];
     time_t started;

@@ -123,23 +123,13 @@ static void set_disposition(struct http_reply *rep, const char *kind, const char
                        kind, ascii, enc);
 }
 
-/* The name a downloader should see: ?name=, else the original upload name, else the
- * on-disk name. */
-static void download_name(struct server *srv, struct http_req *req, const char *rel,
-                          char *out, size_t cap)
+/* The name a downloader should see: ?name= (upload answers put the original name there,
+ * as go-fastdfs does), else the on-disk name. No index lookup: this runs on every
+ * download when default_download is on. */
+static void download_name(struct http_req *req, const char *rel, char *out, size_t cap)
 {
     const char *q = http_req_arg(req, "name");
-    if (q && *q) {
-        snprintf(out, cap, "%s", path_basename(q));
-        return;
-    }
-    struct file_info fi;
-    char pk[DIGEST_HEX_MAX];
-    fileinfo_path_key_rel(rel, pk);
-    if (meta_get_path(srv->meta, pk, &fi) == 0 && fi.name[0])
-        snprintf(out, cap, "%s", fi.name);
-    else
-        snprintf(out, cap, "%s", path_basename(rel));
+    snprintf(out, cap, "%s", path_basename(q && *q ? q : rel));
 }
 
 static int list_dir(struct server *srv, struct http_req *req, struct http_reply *rep, int fd,
@@ -225,7 +215,7 @@ static int serve_file(struct server *srv, struct http_req *req, struct http_repl
     bool attach = dl && *dl ? strcmp(dl, "0") != 0 : srv->cfg.default_download;
     char name[PATH_MAX_NAME * 2 + 1];
     if (attach || http_req_arg(req, "name")) {
-        download_name(srv, req, rel, name, sizeof name);
+        download_name(req, rel, name, sizeof name);
         set_disposition(rep, attach ? "attachment" : "inline", name);
     }
     http_reply_header(rep, "Content-Type", mime_of(rel));

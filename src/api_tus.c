@@ -332,6 +332,11 @@ static int check_metadata(struct server *srv, struct http_req *req, const struct
             snprintf(req->errmsg, sizeof req->errmsg, "(error)file extension mismatch");
             return ERR_FORBIDDEN;
         }
+    } else if (srv->cfg.extensions.n) {
+        /* the file would be named by its digest, without an extension to allow */
+        snprintf(req->errmsg, sizeof req->errmsg,
+                 "filename metadata is required: extensions are restricted");
+        return ERR_FORBIDDEN;
     }
     const char *scene = m->has_scene && m->scene[0] ? m->scene : srv->cfg.default_scene;
     if (!scene || path_check_name(scene) < 0 || !scene_allowed(srv, scene)) {

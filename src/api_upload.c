@@ -28,6 +28,7 @@
 #include "store.h"
 #include "strparse.h"
 #include "sync.h"
+#include "workq.h"
 #include "xalloc.h"
 
 #define FIELD_MAX 4096
@@ -48,6 +49,12 @@ struct upload {
     char upname[1024];
     char field[256];
     struct buf fval;
+    /* the commit, done on srv->commitq while the request is parked */
+    struct server *commit_srv;
+    char digest[DIGEST_HEX_MAX];
+    bool committed;
+    int commit_rc;
+    struct file_info result;
 };
 
 static int part_begin(void *ctx, const struct multipart_part *p)
@@ -466,6 +473,15 @@ int api_upload_commit(struct server *srv, struct http_req *req, struct store_tmp
     return rc;
 }
 
+static void commit_job(void *arg)
+{
+    struct upload *u = arg;
+    u->commit_rc = api_upload_commit(u->commit_srv, u->req, &u->tmp, u->digest, u->upname,
+                                     &u->result);
+    u->committed = true;
+    http_req_resume(u->req);
+}
+
 int api_upload(struct http_req *req, struct http_reply *rep, struct server *srv)
 {
     if (req->method == HTTP_GET || req->method == HTTP_HEAD)
@@ -473,7 +489,7 @@ int api_upload(struct http_req *req, struct http_reply *rep, struct server *srv)
     struct upload *u = req->state;
     if (!u)
         return ERR_MULTIPART;
-    int rc = multipart_finish(u->mp);
+    int rc = u->committed ? 0 : multipart_finish(u->mp);
     if (rc) {
         snprintf(req->errmsg, sizeof req->errmsg, "multipart body is incomplete or malformed");
         return rc;
@@ -483,13 +499,20 @@ int api_upload(struct http_req *req, struct http_reply *rep, struct server *srv)
     const char *output;
     if ((rc = api_upload_output(req, &output)))
         return rc;
-    char digest[DIGEST_HEX_MAX];
-    digest_final_hex(u->dg, digest);
-    digest_free(u->dg);
-    u->dg = NULL;
-    struct file_info fi;
-    rc = api_upload_commit(srv, req, &u->tmp, digest, u->upname, &fi);
-    if (rc < 0)
-        return rc;
-    return api_upload_reply(srv, req, rep, &fi, output);
+    if (!u->committed) {
+        digest_final_hex(u->dg, u->digest);
+        digest_free(u->dg);
+        u->dg = NULL;
+        u->commit_srv = srv;
+        /* park the request while a commit thread makes it durable: the HTTP thread goes on
+         * serving, and concurrent commits share their syncs */
+        http_req_suspend(req);
+        if (srv->commitq && workq_submit(srv->commitq, commit_job, u) == 0)
+            return ERR_SUSPENDED;
+        commit_job(u); /* queue full: commit here (it resumes the parked request) */
+        return ERR_SUSPENDED;
+    }
+    if (u->commit_rc < 0)
+        return u->commit_rc;
+    return api_upload_reply(srv, req, rep, &u->result, output);
 }

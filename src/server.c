@@ -27,6 +27,7 @@
 #include "store.h"
 #include "strparse.h"
 #include "sync.h"
+#include "workq.h"
 #include "xalloc.h"
 
 #define HASH_CHUNK (256 * 1024)
@@ -104,6 +105,10 @@ int server_start(struct server *srv)
         rc = lifecycle_start(srv);
     if (rc == 0)
         rc = alarm_start(srv);
+    if (rc == 0) {
+        size_t n = srv->cfg.upload_worker > 0 ? (size_t)srv->cfg.upload_worker : 32;
+        rc = workq_new(n, 1024, &srv->commitq);
+    }
     if (rc == 0 && srv->cfg.auth_url && *srv->cfg.auth_url)
         rc = peer_client_new("", srv->cfg.host ? srv->cfg.host : "", &srv->authc);
     if (rc < 0)
@@ -123,6 +128,8 @@ void server_stop(struct server *srv, int drain_ms)
         log_warn("server", "%d requests still running at shutdown",
                  http_server_inflight(srv->http));
     /* workers resume any request still parked on them, while the daemon can finish it */
+    workq_free(srv->commitq);
+    srv->commitq = NULL;
     alarm_stop(srv);
     lifecycle_stop(srv);
     sync_stop(srv);

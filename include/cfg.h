@@ -72,6 +72,7 @@ struct cfg {
     int64_t google_auth_window;       /* TOTP steps accepted either side of now */
     struct cfg_strlist cors_origins;  /* allowed origins (empty: any, no credentials) */
     int64_t auth_timeout;             /* seconds for auth_url */
+    int64_t auth_cache_seconds;       /* cache accepted auth_url tokens (0: off) */
     char *https_ca_file;              /* CA for peers' HTTPS */
     int64_t max_connections_per_ip;   /* 0: no per-address limit */
     int64_t lifecycle_interval;       /* seconds between expiry sweeps (0: none) */

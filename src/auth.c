@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -153,6 +154,50 @@ bool auth_is_admin(const struct server *srv, const struct http_req *req)
 
 /* auth_url: the request's headers (with Auth-Token) are POSTed to the auth server; only
  * "ok" or {"data":"ok"} lets the request through, and any failure refuses it. */
+/* Optional cache of tokens the auth server accepted (auth_cache_seconds > 0): a fixed
+ * table keyed by a hash of the token, so its memory is bounded whatever clients send.
+ * Only successes are cached; a refusal always asks again. */
+#define AUTH_CACHE_SLOTS 1024
+static struct {
+    char tok_sha[65];
+    time_t until;
+} auth_cache[AUTH_CACHE_SLOTS];
+static pthread_mutex_t auth_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t cache_slot(const char *sha)
+{
+    size_t h = 0;
+    for (int i = 0; i < 8; i++)
+        h = h * 16 + (size_t)(sha[i] <= '9' ? sha[i] - '0' : sha[i] - 'a' + 10);
+    return h % AUTH_CACHE_SLOTS;
+}
+
+static bool cache_hit(const struct server *srv, const char *tok)
+{
+    if (srv->cfg.auth_cache_seconds <= 0)
+        return false;
+    char sha[65];
+    digest_sha256_hex(tok, strlen(tok), sha);
+    size_t k = cache_slot(sha);
+    pthread_mutex_lock(&auth_cache_mu);
+    bool hit = strcmp(auth_cache[k].tok_sha, sha) == 0 && auth_cache[k].until > time(NULL);
+    pthread_mutex_unlock(&auth_cache_mu);
+    return hit;
+}
+
+static void cache_put(const struct server *srv, const char *tok)
+{
+    if (srv->cfg.auth_cache_seconds <= 0)
+        return;
+    char sha[65];
+    digest_sha256_hex(tok, strlen(tok), sha);
+    size_t k = cache_slot(sha);
+    pthread_mutex_lock(&auth_cache_mu);
+    memcpy(auth_cache[k].tok_sha, sha, sizeof sha);
+    auth_cache[k].until = time(NULL) + (time_t)srv->cfg.auth_cache_seconds;
+    pthread_mutex_unlock(&auth_cache_mu);
+}
+
 static int external_auth(struct server *srv, struct http_req *req)
 {
     const char *tok = http_req_header(req, "Auth-Token");
@@ -160,6 +205,8 @@ static int external_auth(struct server *srv, struct http_req *req)
         snprintf(req->errmsg, sizeof req->errmsg, "auth fail: Auth-Token header is required");
         return ERR_UNAUTH;
     }
+    if (cache_hit(srv, tok))
+        return 0;
     if (!srv->authc) {
         snprintf(req->errmsg, sizeof req->errmsg, "auth fail: auth client unavailable");
         return ERR_UNAUTH;
@@ -207,8 +254,10 @@ static int external_auth(struct server *srv, struct http_req *req)
         snprintf(reason, sizeof reason, "auth server unreachable");
     }
     peer_resp_fini(&r);
-    if (ok)
+    if (ok) {
+        cache_put(srv, tok);
         return 0;
+    }
     snprintf(req->errmsg, sizeof req->errmsg, "auth fail%s%s", reason[0] ? ": " : "", reason);
     return ERR_UNAUTH;
 }

@@ -128,6 +128,7 @@ static const struct key keys[] = {
     KI(alarm_disk_percent, 90, 1, 100, "disk use of files/ (percent) that raises an alarm"),
     KI(alarm_peer_down, 300, 1, YEAR_S, "seconds a peer may be unreachable or behind before an alarm"),
     KI(alarm_interval, 30, 0, 86400, "seconds between alarm checks (0: no alarms)"),
+    KI(auth_cache_seconds, 0, 0, 3600, "seconds an auth_url acceptance is cached per token (0: off)"),
 };
 
 /* go-fastdfs keys we accept and ignore so its cfg.json loads unchanged: "PeerID" is an ASCII

@@ -2,6 +2,7 @@
 checked against Debian's oathtool, auth_url with a local auth server, CORS, the admin key,
 and a matrix that calls every kind of route as anonymous, admin and peer."""
 import hashlib
+import os
 import hmac
 import http.server
 import json
@@ -396,7 +397,11 @@ def test_per_ip_connection_limit(start_node):
     import socket as so
     held = [so.create_connection(("127.0.0.1", n.port), timeout=5) for _ in range(4)]
     try:
-        time.sleep(0.3)
+        # a full keep-alive exchange on each proves the server accepted all four before the
+        # fifth arrives (accept order across threads is otherwise not guaranteed)
+        for s in held:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 200")
         with pytest.raises(requests.RequestException):
             requests.get(n.url + "/healthz", timeout=3)
     finally:
@@ -411,3 +416,117 @@ def test_per_ip_connection_limit(start_node):
             pass
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def test_auth_cache_off_by_default_and_on(start_node, auth_server):
+    n = start_node(cfg_overrides=dict(ANON, auth_url=auth_server))
+    _Auth.seen.clear()
+    for _ in range(2):
+        assert _up(n, payload(30), headers={"Auth-Token": "good"}).status_code == 200
+    assert _Auth.seen.count("good") == 2
+    m = start_node(cfg_overrides=dict(ANON, auth_url=auth_server, auth_cache_seconds=30))
+    _Auth.seen.clear()
+    for _ in range(3):
+        assert _up(m, payload(30), headers={"Auth-Token": "good"}).status_code == 200
+    assert _Auth.seen.count("good") == 1
+    # refusals are never cached
+    for _ in range(2):
+        assert _up(m, payload(30), headers={"Auth-Token": "bad"}).status_code == 401
+    assert _Auth.seen.count("bad") == 2
+
+
+def _routes_from_table():
+    """(path, access, methods) of every route, read from the one route table."""
+    import re
+    src = (__import__("pathlib").Path(__file__).resolve().parents[2] / "src" / "routes.c").read_text()
+    out = []
+    for m in re.finditer(r'\{"(/[^"]*)",\s*([A-Z_| 0]+),\s*([A-Z_]+),\s*(ACCESS_[A-Z]+)', src):
+        path, flags, methods, access = m.groups()
+        out.append((path, "ROUTE_GROUP" in flags, "ROUTE_PREFIX" in flags, methods,
+                    access.split("_")[1].lower()))
+    return out
+
+
+def test_every_route_against_every_caller(start_node):
+    """Every route of routes.c called as anonymous, admin and peer: admin and peer routes
+    refuse the anonymous caller, peer routes refuse a mere admin, a signed peer passes the
+    access check everywhere, and a forged signature is refused everywhere."""
+    n = start_node(cfg_overrides=dict(ANON, admin_key="m" * 32, cluster_secret=CLUSTER))
+    routes = _routes_from_table()
+    assert len(routes) >= 20, routes
+    seen = set()
+    for path, group, prefix, methods, access in routes:
+        full = ("/group1" if group else "") + path
+        if prefix:
+            full += "default/nothing.txt" if full.endswith("/") else "/nothing.txt"
+        method = "GET" if methods in ("GET_", "ANY_", "MUT_") else "POST"
+        args = [("md5", "0" * 32), ("date", "20240101")]
+        url = n.url + full
+        def call(headers):
+            return requests.request(method, url, params=args, headers=headers, timeout=T,
+                                    allow_redirects=False).status_code
+        anon = call({})
+        adm = call({"X-Admin-Key": "m" * 32})
+        peer = call(_sign(method, full, args))
+        forged = call(_sign(method, full, args, secret="e" * 32))
+        seen.add(access)
+        assert forged == 403, (full, "forged signature", forged)
+        assert peer != 403, (full, "signed peer", peer)
+        if access == "public":
+            assert anon != 403, (full, "anonymous on a public route", anon)
+        elif access == "admin":
+            assert anon == 403 and adm != 403, (full, anon, adm)
+        else:
+            assert anon == 403 and adm == 403, (full, anon, adm)
+    assert seen == {"public", "admin", "peer"}
+
+
+def test_https_between_peers(start_node):
+    """Two nodes on HTTPS replicate to each other, verifying the peer's certificate against
+    https_ca_file."""
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    import tempfile
+    a = start_node(start=False)
+    b = start_node(start=False)
+    d = tempfile.mkdtemp(prefix="fsca-")
+    key, crt = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", crt], check=True, capture_output=True, timeout=60)
+    urls = [f"https://127.0.0.1:{x.port}" for x in (a, b)]
+    for x, u, pid in ((a, urls[0], "1"), (b, urls[1], "2")):
+        cfg = dict(x.cfg, enable_https=True, host=u, peers=urls, cluster_secret=CLUSTER,
+                   peer_id=pid, https_ca_file=crt, auto_repair=False)
+        x.write_cfg(cfg)
+        conf = __import__("pathlib").Path(x.root) / "conf"
+        shutil.copy(key, conf / "server.key")
+        shutil.copy(crt, conf / "server.crt")
+        x.start(wait=False)
+    def up(u):
+        try:
+            return requests.get(u + "/healthz", verify=crt, timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+    deadline = time.monotonic() + 15
+    for u in urls:
+        for _ in range(300):
+            if up(u):
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    data = payload(2222)
+    r = requests.post(urls[0] + "/group1/upload", files={"file": ("s.bin", data)},
+                      data={"output": "json"}, verify=crt, timeout=T)
+    assert r.status_code == 200, r.text
+    m = r.json()["md5"]
+    deadline = time.monotonic() + 20
+    for _ in range(400):
+        r = requests.get(urls[1] + "/group1/get_file_info", params={"md5": m},
+                         headers={"X-Admin-Key": b.cfg.get("admin_key", "")}, verify=crt,
+                         timeout=T)
+        if r.status_code == 200:
+            break
+        assert time.monotonic() < deadline, "no replication over HTTPS"
+        time.sleep(0.05)
+    shutil.rmtree(d, ignore_errors=True)

@@ -43,6 +43,7 @@ int api_metrics(struct http_req *req, struct http_reply *rep, struct server *srv
 /* api_peer.c */
 int api_syncfile_info(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_sync_delete(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_syncfile_infos(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_get_md5s_by_date(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_receive_md5s(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_sync(struct http_req *req, struct http_reply *rep, struct server *srv);

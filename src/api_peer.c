@@ -57,6 +57,37 @@ int api_syncfile_info(struct http_req *req, struct http_reply *rep, struct serve
     return 0;
 }
 
+#define BATCH_RECORDS_MAX 64
+
+int api_syncfile_infos(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    const char *text = http_req_arg(req, "fileInfos");
+    json_t *arr = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (!json_is_array(arr) || json_array_size(arr) > BATCH_RECORDS_MAX) {
+        json_decref(arr);
+        snprintf(req->errmsg, sizeof req->errmsg,
+                 "fileInfos must be a JSON array of at most %d records", BATCH_RECORDS_MAX);
+        return ERR_PARAM;
+    }
+    json_t *answers = json_array();
+    size_t i;
+    json_t *rec;
+    json_array_foreach(arr, i, rec) {
+        char *one = json_dumps(rec, JSON_COMPACT);
+        struct file_info fi;
+        const char *answer = "invalid";
+        /* one bad record answers "invalid" without spoiling the others */
+        if (one && fileinfo_from_text(&fi, one, strlen(one)) == 0 &&
+            sync_receive(srv, &fi, req->peer_from[0] ? req->peer_from : NULL, &answer) < 0)
+            answer = "error";
+        free(one);
+        json_array_append_new(answers, json_string(answer));
+    }
+    json_decref(arr);
+    http_reply_ok(rep, answers, "");
+    return 0;
+}
+
 int api_sync_delete(struct http_req *req, struct http_reply *rep, struct server *srv)
 {
     const char *pk = http_req_arg(req, "pk");

@@ -35,6 +35,8 @@ const struct route routes_table[] = {
      "rebuild the index from files/"},
     {"/syncfile_info", ROUTE_GROUP, MUT_, ACCESS_PEER, BODY_FORM, api_syncfile_info, 0, 0,
      "peer: announce a record; answers have, queued or deleted"},
+    {"/syncfile_infos", ROUTE_GROUP, MUT_, ACCESS_PEER, BODY_FORM, api_syncfile_infos, 0, 0,
+     "peer: announce up to 64 records at once (fileInfos=[...]); an answer per record"},
     {"/sync_delete", ROUTE_GROUP, MUT_, ACCESS_PEER, BODY_FORM, api_sync_delete, 0, 0,
      "peer: replicate the delete of one path (pk, md5)"},
     {"/get_md5s_by_date", ROUTE_GROUP, ANY_, ACCESS_ADMIN, BODY_FORM, api_get_md5s_by_date, 0,

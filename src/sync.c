@@ -52,6 +52,7 @@ struct peer_state {
     long long last_ok_ms, last_try_ms;
     char last_error[200];
     int fails;
+    bool no_batch; /* the peer answered 404 to syncfile_infos (an older node) */
 };
 
 struct miss {
@@ -518,6 +519,51 @@ static int envelope_data(const struct peer_resp *r, char *out, size_t cap)
     return d ? 0 : -EIO;
 }
 
+/* What the origin does with a peer's answer to an announcement. */
+static void apply_answer(struct sync *s, struct peer_state *p, struct job *j, const char *pk,
+                         const char *answer)
+{
+    struct server *srv = s->srv;
+    if (strcmp(answer, "have") == 0) {
+        /* only now is the peer counted as holding the file */
+        struct file_info cur;
+        if (meta_get_path(srv->meta, pk, &cur) == 0 && strcmp(cur.md5, j->fi.md5) == 0 &&
+            fileinfo_add_peer(&cur, p->url) == 0) {
+            struct meta_kv done;
+            snprintf(done.key, sizeof done.key, "%s", j->key);
+            done.val = NULL;
+            done.vlen = 0;
+            meta_write(srv->meta, &cur, true, &done, 1);
+        } else {
+            job_remove(s, j->key);
+        }
+        atomic_fetch_add(&s->pushed, 1);
+    } else if (strcmp(answer, "deleted") == 0) {
+        /* the peer deleted this path after our copy was made: follow it */
+        pthread_mutex_t *lk = server_digest_lock(srv, j->fi.md5);
+        pthread_mutex_lock(lk);
+        struct file_info cur;
+        if (meta_get_path(srv->meta, pk, &cur) == 0 && strcmp(cur.md5, j->fi.md5) == 0) {
+            char rel[PATH_MAX_REL + 8];
+            struct meta_kv done;
+            snprintf(done.key, sizeof done.key, "%s", j->key);
+            done.val = NULL;
+            done.vlen = 0;
+            if (sync_index(srv, &cur, false, false, &done, 1) == 0 &&
+                fileinfo_rel(&cur, rel, sizeof rel) == 0)
+                store_unlink(srv->store, rel);
+        } else {
+            job_remove(s, j->key);
+        }
+        pthread_mutex_unlock(lk);
+    } else if (strcmp(answer, "invalid") == 0) {
+        log_error("sync", "%s refused record %s as invalid; not retried", p->url, pk);
+        job_remove(s, j->key);
+    } else {
+        job_retry(s, j, 100, PEER_BACKOFF_MAX_MS); /* queued: ask again soon */
+    }
+}
+
 static int push_one(struct sync *s, struct peer_state *p, struct job *j)
 {
     struct server *srv = s->srv;
@@ -551,42 +597,66 @@ static int push_one(struct sync *s, struct peer_state *p, struct job *j)
     peer_resp_fini(&r);
     if (rc < 0)
         return rc;
-    if (strcmp(answer, "have") == 0) {
-        /* only now is the peer counted as holding the file */
-        struct file_info cur;
-        if (meta_get_path(srv->meta, pk, &cur) == 0 && strcmp(cur.md5, j->fi.md5) == 0 &&
-            fileinfo_add_peer(&cur, p->url) == 0) {
-            struct meta_kv done;
-            snprintf(done.key, sizeof done.key, "%s", j->key);
-            done.val = NULL;
-            done.vlen = 0;
-            meta_write(srv->meta, &cur, true, &done, 1);
-        } else {
-            job_remove(s, j->key);
-        }
-        atomic_fetch_add(&s->pushed, 1);
-    } else if (strcmp(answer, "deleted") == 0) {
-        /* the peer deleted this path after our copy was made: follow it */
-        pthread_mutex_t *lk = server_digest_lock(srv, j->fi.md5);
-        pthread_mutex_lock(lk);
-        struct file_info cur;
-        if (meta_get_path(srv->meta, pk, &cur) == 0 && strcmp(cur.md5, j->fi.md5) == 0) {
-            char rel[PATH_MAX_REL + 8];
-            struct meta_kv done;
-            snprintf(done.key, sizeof done.key, "%s", j->key);
-            done.val = NULL;
-            done.vlen = 0;
-            if (sync_index(srv, &cur, false, false, &done, 1) == 0 &&
-                fileinfo_rel(&cur, rel, sizeof rel) == 0)
-                store_unlink(srv->store, rel);
-        } else {
-            job_remove(s, j->key);
-        }
-        pthread_mutex_unlock(lk);
-    } else {
-        job_retry(s, j, 250, PEER_BACKOFF_MAX_MS); /* queued: ask again soon */
-    }
+    apply_answer(s, p, j, pk, answer);
     return 0;
+}
+
+#define BATCH_MAX 32 /* records per syncfile_infos call: ~15 KiB of JSON */
+
+/* Announces the put jobs among jobs[0..n) in one call; del jobs go one by one. Returns
+ * < 0 on a transport failure (the caller backs off), -ENOENT when the peer does not know
+ * the batch endpoint (the caller falls back to single announcements). */
+static int push_batch(struct sync *s, struct peer_state *p, struct job *jobs, size_t n)
+{
+    struct server *srv = s->srv;
+    json_t *arr = json_array();
+    size_t idx[BATCH_MAX], k = 0;
+    for (size_t i = 0; i < n && k < BATCH_MAX; i++)
+        if (strcmp(jobs[i].op, "del") != 0) {
+            json_array_append_new(arr, fileinfo_to_json(&jobs[i].fi));
+            idx[k++] = i;
+        }
+    int rc = 0;
+    if (k) {
+        char *text = json_dumps(arr, JSON_COMPACT);
+        struct buf body;
+        buf_init(&body, 256 * 1024);
+        size_t tl = text ? strlen(text) : 0;
+        char *enc = xmalloc(tl * 3 + 1);
+        rc = text && strparse_pct_encode(text, false, enc, tl * 3 + 1) == 0 ? 0 : -ENOMEM;
+        if (rc == 0)
+            rc = buf_appendf(&body, "fileInfos=%s", enc);
+        free(enc);
+        free(text);
+        char path[160];
+        snprintf(path, sizeof path, "%s/syncfile_infos", server_group_prefix(srv));
+        struct peer_resp r = {0};
+        if (rc == 0)
+            rc = peer_request(s->pc, "POST", p->url, path, NULL, 0, body.data, body.len,
+                              PUSH_TIMEOUT_MS, 64 * 1024, &r);
+        buf_fini(&body);
+        if (rc == 0 && r.status == 404)
+            rc = -ENOENT;
+        else if (rc == 0 && r.status != 200)
+            rc = r.status == 403 ? ERR_FORBIDDEN : -EIO;
+        json_t *o = rc == 0 ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+        json_t *answers = o ? json_object_get(o, "data") : NULL;
+        if (rc == 0 && (!json_is_array(answers) || json_array_size(answers) != k))
+            rc = -EIO;
+        for (size_t a = 0; rc == 0 && a < k; a++) {
+            const char *ans = json_string_value(json_array_get(answers, a));
+            char pk[DIGEST_HEX_MAX];
+            fileinfo_path_key(&jobs[idx[a]].fi, pk);
+            apply_answer(s, p, &jobs[idx[a]], pk, ans ? ans : "");
+        }
+        json_decref(o);
+        peer_resp_fini(&r);
+    }
+    json_decref(arr);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (strcmp(jobs[i].op, "del") == 0)
+            rc = push_one(s, p, &jobs[i]);
+    return rc;
 }
 
 static void *push_main(void *arg)
@@ -600,13 +670,19 @@ static void *push_main(void *arg)
         struct collect c = {jobs, 0, SCAN_JOBS_MAX, now_ms(), 0, 0, 1};
         meta_kv_scan(s->srv->meta, prefix, collect_cb, &c);
         int rc = 0;
-        for (size_t i = 0; i < c.n && !atomic_load(&s->stop); i++) {
-            rc = push_one(s, p, &jobs[i]);
-            if (rc < 0) {
-                atomic_fetch_add(&s->push_failures, 1);
-                break;
+        /* batches of announcements; a peer without the batch endpoint gets them singly */
+        for (size_t i = 0; i < c.n && !atomic_load(&s->stop) && rc == 0; i += BATCH_MAX) {
+            size_t m = c.n - i < BATCH_MAX ? c.n - i : BATCH_MAX;
+            rc = p->no_batch ? -ENOENT : push_batch(s, p, jobs + i, m);
+            if (rc == -ENOENT) {
+                p->no_batch = true;
+                rc = 0;
+                for (size_t k = i; k < i + m && rc == 0; k++)
+                    rc = push_one(s, p, &jobs[k]);
             }
         }
+        if (rc < 0)
+            atomic_fetch_add(&s->push_failures, 1);
         if (c.n)
             peer_note(s, p, rc, "push");
         if (rc < 0) {

@@ -68,6 +68,7 @@ struct sync {
     pthread_t pullers[PULL_WORKERS_MAX];
     size_t npull;
     pthread_t missers[MISS_WORKERS];
+    size_t nmiss;
     pthread_t repairer;
     bool repairer_started;
     pthread_mutex_t mu;
@@ -1366,9 +1367,12 @@ int sync_start(struct server *srv)
         p->id[8] = '\0';
     }
     srv->sync = s;
-    if (s->npeers == 0)
+    bool secret = srv->cfg.cluster_secret && *srv->cfg.cluster_secret;
+    /* pullers run whenever another node could announce files to us, even if we announce
+     * to nobody: a peer's "queued" must lead to a copy */
+    if (s->npeers == 0 && !secret)
         return 0;
-    if (!srv->cfg.cluster_secret || !*srv->cfg.cluster_secret)
+    if (!secret)
         log_warn("sync", "cluster_secret is empty: peers will refuse this node's calls");
     int rc = peer_client_new(srv->cfg.cluster_secret ? srv->cfg.cluster_secret : "",
                              srv->cfg.host ? srv->cfg.host : "", &s->pc);
@@ -1390,8 +1394,10 @@ int sync_start(struct server *srv)
             break;
         }
     }
+    if (s->npeers == 0)
+        return 0;
     for (size_t i = 0; i < MISS_WORKERS; i++)
-        pthread_create(&s->missers[i], NULL, miss_main, s);
+        s->nmiss += pthread_create(&s->missers[s->nmiss], NULL, miss_main, s) == 0;
     if (srv->cfg.auto_repair)
         s->repairer_started = pthread_create(&s->repairer, NULL, repair_main, s) == 0;
     log_info("sync", "replicating to %zu peers", s->npeers);
@@ -1405,18 +1411,16 @@ void sync_stop(struct server *srv)
         return;
     atomic_store(&s->stop, true);
     kick(s);
-    if (s->npeers) {
-        for (size_t i = 0; i < s->npeers; i++)
-            if (s->peers[i].started)
-                pthread_join(s->peers[i].thread, NULL);
-        for (size_t i = 0; i < s->npull; i++)
-            pthread_join(s->pullers[i], NULL);
-        for (size_t i = 0; i < MISS_WORKERS; i++)
-            pthread_join(s->missers[i], NULL);
-        if (s->repairer_started)
-            pthread_join(s->repairer, NULL);
-        peer_client_free(s->pc);
-    }
+    for (size_t i = 0; i < s->npeers; i++)
+        if (s->peers[i].started)
+            pthread_join(s->peers[i].thread, NULL);
+    for (size_t i = 0; i < s->npull; i++)
+        pthread_join(s->pullers[i], NULL);
+    for (size_t i = 0; i < s->nmiss; i++)
+        pthread_join(s->missers[i], NULL);
+    if (s->repairer_started)
+        pthread_join(s->repairer, NULL);
+    peer_client_free(s->pc);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->repair_mu);

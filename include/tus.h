@@ -31,7 +31,8 @@ struct tus_meta {
     char scene[PATH_MAX_NAME + 1];
     char path[PATH_MAX_REL + 1];
     char auth_token[TUS_TOKEN_MAX + 1];
-    bool has_filename, has_scene, has_path, has_auth_token;
+    char ttl[32];           /* seconds the stored file lives, as POST /upload's ttl */
+    bool has_filename, has_scene, has_path, has_auth_token, has_ttl;
     size_t npairs;
 };
 

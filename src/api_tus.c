@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "auth.h"
 #include "errcode.h"
 #include "fileinfo.h"
 #include "http_reply.h"
@@ -23,6 +24,7 @@
 #include "store.h"
 #include "strparse.h"
 #include "tus.h"
+#include "workq.h"
 #include "xalloc.h"
 
 #define TUS_VERSION "1.0.0"
@@ -38,6 +40,7 @@
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     struct server *srv;
+    struct meta *meta; /* a server freed without api_tus_stop leaves a stale entry */
     struct tus *t;
 } reg[SERVERS_MAX];
 
@@ -92,6 +95,11 @@ static struct tus *tus_for(struct server *srv, bool create, bool sweeper)
     pthread_mutex_lock(&reg_mu);
     size_t free_slot = SERVERS_MAX;
     for (size_t i = 0; i < SERVERS_MAX && !t; i++) {
+        if (reg[i].srv == srv && reg[i].meta != srv->meta) {
+            tus_close(reg[i].t); /* touches no index: safe after its meta is gone */
+            reg[i].srv = NULL;
+            reg[i].t = NULL;
+        }
         if (reg[i].srv == srv)
             t = reg[i].t;
         else if (!reg[i].srv && free_slot == SERVERS_MAX)
@@ -99,6 +107,7 @@ static struct tus *tus_for(struct server *srv, bool create, bool sweeper)
     }
     if (!t && create && free_slot < SERVERS_MAX && (t = open_tus(srv))) {
         reg[free_slot].srv = srv;
+        reg[free_slot].meta = srv->meta;
         reg[free_slot].t = t;
     }
     if (t && sweeper && tus_sweeper_start(t) < 0)
@@ -154,6 +163,10 @@ static int finish(struct server *srv, struct tus *t, const char *id, struct http
         add_arg(args, "scene", m.scene);
     if (m.has_path)
         add_arg(args, "path", m.path);
+    if (m.has_ttl)
+        add_arg(args, "ttl", m.ttl);
+    /* access was checked at creation; a TOTP code would be stale by now */
+    args->peer_signed = true;
     struct store_tmp tmp;
     char digest[DIGEST_HEX_MAX];
     rc = tus_finish_prepare(t, id, &tmp, digest);
@@ -343,6 +356,15 @@ static int check_metadata(struct server *srv, struct http_req *req, const struct
         snprintf(req->errmsg, sizeof req->errmsg, "not valid scene");
         return ERR_SCENE;
     }
+    uint64_t secs;
+    if (m->has_ttl && (strparse_u64(m->ttl, strlen(m->ttl), 100ULL * 365 * 86400, &secs) < 0 ||
+                       secs == 0)) {
+        snprintf(req->errmsg, sizeof req->errmsg, "ttl must be a number of seconds > 0");
+        return ERR_PARAM;
+    }
+    int rc = auth_google(srv, req, scene);
+    if (rc)
+        return rc;
     if (m->has_path && m->path[0] && srv->cfg.enable_custom_path) {
         char rel[PATH_MAX_REL + 1];
         if (path_normalize_rel(m->path, false, rel, sizeof rel) < 0) {
@@ -369,8 +391,23 @@ struct treq {
     size_t nparts;
     char metadata[TUS_META_MAX + 1];
     bool finished;            /* PATCH on an upload that is already a file */
-    struct file_info fi;
+    bool finishing;           /* committed on a commit thread; the handler runs again */
+    int finish_rc;
+    struct http_req *req;
+    struct file_info fi;      /* the stored file */
 };
+
+/* Ends the chunk (keeping what arrived when it was cut short) and lets the upload go. Done
+ * before any answer is queued: a client that got its answer may send the next PATCH at
+ * once, on another connection, before this request's cleanup has run. */
+static void settle(struct treq *r)
+{
+    tus_chunk_end(r->chunk);
+    r->chunk = NULL;
+    if (r->held)
+        tus_release(r->t, r->id);
+    r->held = false;
+}
 
 static void defer(struct treq *r, int status, const char *msg)
 {
@@ -394,7 +431,9 @@ static int begin_common(struct http_req *req, struct server *srv, struct treq **
     }
     if (srv->cfg.read_only)
         return ERR_READONLY;
-    return 0;
+    /* auth_url guards creation (the Auth-Token header, as for POST /upload); the upload's
+     * unguessable URL is the capability after that */
+    return req->method == HTTP_POST ? auth_upload(srv, req) : 0;
 }
 
 /* A PATCH to an upload that already became a file: done when the offsets agree. */
@@ -410,6 +449,29 @@ static int patch_finished(struct treq *r, struct http_req *req, int64_t offset)
     }
     r->finished = true;
     defer(r, 204, "");
+    return 0;
+}
+
+/* The chunk of a held upload; a PATCH to a finished one is answered from its record. */
+static int patch_chunk(struct treq *r, struct http_req *req, const struct tus_chunk_args *a,
+                       int64_t off)
+{
+    int rc = tus_chunk_begin(r->t, r->id, a, &r->chunk);
+    if (rc == -ENOENT)
+        return patch_finished(r, req, off);
+    if (rc == ERR_CONFLICT)
+        snprintf(req->errmsg, sizeof req->errmsg, "Upload-Offset %lld is not the upload's offset",
+                 (long long)off);
+    else if (rc == ERR_DELETED)
+        snprintf(req->errmsg, sizeof req->errmsg, "upload expired or terminated");
+    else if (rc == ERR_FORBIDDEN)
+        snprintf(req->errmsg, sizeof req->errmsg, "a final upload cannot be patched");
+    if (rc < 0)
+        return rc;
+    if (req->has_length && req->content_length > tus_chunk_room(r->chunk)) {
+        snprintf(req->errmsg, sizeof req->errmsg, "chunk goes past the upload's length");
+        return ERR_TOOBIG;
+    }
     return 0;
 }
 
@@ -455,23 +517,10 @@ static int patch_begin(struct http_req *req, struct server *srv)
     if (rc < 0)
         return rc;
     r->held = true;
-    rc = tus_chunk_begin(r->t, r->id, &a, &r->chunk);
-    if (rc == -ENOENT)
-        return patch_finished(r, req, off);
-    if (rc == ERR_CONFLICT)
-        snprintf(req->errmsg, sizeof req->errmsg, "Upload-Offset %lld is not the upload's offset",
-                 (long long)off);
-    else if (rc == ERR_DELETED)
-        snprintf(req->errmsg, sizeof req->errmsg, "upload expired or terminated");
-    else if (rc == ERR_FORBIDDEN)
-        snprintf(req->errmsg, sizeof req->errmsg, "a final upload cannot be patched");
+    rc = patch_chunk(r, req, &a, off);
     if (rc < 0)
-        return rc;
-    if (req->has_length && req->content_length > tus_chunk_room(r->chunk)) {
-        snprintf(req->errmsg, sizeof req->errmsg, "chunk goes past the upload's length");
-        return ERR_TOOBIG;
-    }
-    return 0;
+        settle(r);
+    return rc;
 }
 
 /* Upload-Length / Upload-Defer-Length of a creation (final uploads have neither). */
@@ -561,8 +610,10 @@ static int post_begin(struct http_req *req, struct server *srv)
         const char *sum = http_req_header(req, "Upload-Checksum");
         if (sum && tus_checksum_parse(sum, &a.sum_algo, a.sum, &a.sumlen) == 0)
             a.has_sum = true;
-        if ((rc = tus_chunk_begin(r->t, r->id, &a, &r->chunk)) < 0)
+        if ((rc = tus_chunk_begin(r->t, r->id, &a, &r->chunk)) < 0) {
+            settle(r);
             return rc;
+        }
     }
     return 0;
 }
@@ -580,6 +631,8 @@ static int tus_data(struct http_req *req, const char *p, size_t n)
     int rc = tus_chunk_write(r->chunk, p, n);
     if (rc == ERR_TOOBIG)
         snprintf(req->errmsg, sizeof req->errmsg, "chunk goes past the upload's length");
+    if (rc < 0)
+        settle(r); /* the error is answered once the body is drained */
     return rc;
 }
 
@@ -588,9 +641,7 @@ static void tus_cleanup(struct http_req *req)
     struct treq *r = req->state;
     if (!r)
         return;
-    tus_chunk_end(r->chunk); /* an interrupted body keeps what arrived */
-    if (r->held)
-        tus_release(r->t, r->id);
+    settle(r); /* an interrupted body keeps what arrived */
     free(r->parts);
     free(r);
     req->state = NULL;
@@ -600,18 +651,24 @@ const struct route_stream api_tus_stream = {tus_begin, tus_data, tus_cleanup};
 
 /* ---- handlers ---- */
 
-/* Completes the request's upload when it is whole; sets the file headers. */
-static int complete(struct treq *r, struct http_req *req, struct http_reply *rep,
-                    const struct tus_info *info)
+/* A whole upload is committed on a commit thread while the request is parked (as POST
+ * /upload does): durable commits share their syncs and the HTTP thread goes on serving.
+ * The upload stays held until the answer is built. */
+static void finish_job(void *arg)
 {
-    if (!tus_info_complete(info))
-        return 0;
-    struct file_info fi;
-    int rc = finish(r->srv, r->t, r->id, req, &fi);
-    if (rc < 0)
-        return rc;
-    header_file(r->srv, req, rep, &fi);
-    return 0;
+    struct treq *r = arg;
+    r->finish_rc = finish(r->srv, r->t, r->id, r->req, &r->fi);
+    http_req_resume(r->req);
+}
+
+static int start_finish(struct treq *r, struct http_req *req)
+{
+    r->finishing = true;
+    r->req = req;
+    http_req_suspend(req);
+    if (!r->srv->commitq || workq_submit(r->srv->commitq, finish_job, r) < 0)
+        finish_job(r); /* no queue or a full one: here (it resumes the parked request) */
+    return ERR_SUSPENDED;
 }
 
 static void upload_headers(struct http_reply *rep, const struct tus_info *info)
@@ -629,53 +686,72 @@ static int patch_end(struct treq *r, struct http_req *req, struct http_reply *re
         header_file(r->srv, req, rep, &r->fi);
         return 0;
     }
-    struct tus_info info;
-    int rc = tus_chunk_commit(r->chunk, &info);
-    if (rc == ERR_DIGEST)
-        return reply_fail(rep, STATUS_CHECKSUM, "Upload-Checksum does not match the chunk");
+    if (!r->finishing) {
+        int rc = tus_chunk_commit(r->chunk, &r->info);
+        if (rc == ERR_DIGEST)
+            return reply_fail(rep, STATUS_CHECKSUM, "Upload-Checksum does not match the chunk");
+        if (rc < 0)
+            return rc;
+        if (tus_info_complete(&r->info))
+            return start_finish(r, req);
+    } else if (r->finish_rc < 0) {
+        return r->finish_rc;
+    }
+    reply_empty(rep, 204);
+    upload_headers(rep, &r->info);
+    if (r->finishing)
+        header_file(r->srv, req, rep, &r->fi);
+    return 0;
+}
+
+/* Joins the partial uploads of an Upload-Concat: final creation. */
+static int concat_final(struct treq *r, struct http_req *req, struct http_reply *rep)
+{
+    int rc = tus_concat_final(r->t, r->parts, r->nparts, r->metadata, &r->info);
+    if (rc == -EBUSY)
+        return reply_fail(rep, 423, "a partial upload is in use");
+    if (rc == ERR_PARAM)
+        snprintf(req->errmsg, sizeof req->errmsg,
+                 "every part must be a complete partial upload, listed once");
+    else if (rc == -ENOENT)
+        snprintf(req->errmsg, sizeof req->errmsg, "unknown partial upload");
+    else if (rc == ERR_DELETED)
+        snprintf(req->errmsg, sizeof req->errmsg, "a partial upload expired or was terminated");
     if (rc < 0)
         return rc;
-    reply_empty(rep, 204);
-    upload_headers(rep, &info);
-    return complete(r, req, rep, &info);
+    memcpy(r->id, r->info.id, sizeof r->id);
+    r->held = true;
+    return 0;
 }
 
 static int post_end(struct treq *r, struct http_req *req, struct http_reply *rep)
 {
     char url[1024];
-    struct tus_info info;
     int rc;
-    if (r->final) {
-        rc = tus_concat_final(r->t, r->parts, r->nparts, r->metadata, &info);
-        if (rc == -EBUSY)
-            return reply_fail(rep, 423, "a partial upload is in use");
-        if (rc == ERR_PARAM)
-            snprintf(req->errmsg, sizeof req->errmsg,
-                     "every part must be a complete partial upload, listed once");
-        else if (rc == -ENOENT)
-            snprintf(req->errmsg, sizeof req->errmsg, "unknown partial upload");
-        else if (rc == ERR_DELETED)
-            snprintf(req->errmsg, sizeof req->errmsg, "a partial upload expired or was terminated");
-        if (rc < 0)
-            return rc;
-        memcpy(r->id, info.id, sizeof r->id);
-        r->held = true;
-    } else {
-        info = r->info;
-        if (r->chunk && (rc = tus_chunk_commit(r->chunk, &info)) < 0) {
-            if (rc != ERR_DIGEST)
+    upload_url(r->srv, req, r->id, url, sizeof url);
+    if (!r->finishing) {
+        if (r->final) {
+            if ((rc = concat_final(r, req, rep)) != 0 || rep->status)
                 return rc;
             upload_url(r->srv, req, r->id, url, sizeof url);
+        } else if (r->chunk && (rc = tus_chunk_commit(r->chunk, &r->info)) < 0) {
+            if (rc != ERR_DIGEST)
+                return rc;
             reply_fail(rep, STATUS_CHECKSUM, "Upload-Checksum does not match the body");
             http_reply_header(rep, "Location", url);
             return 0;
         }
+        if (tus_info_complete(&r->info))
+            return start_finish(r, req);
+    } else if (r->finish_rc < 0) {
+        return r->finish_rc;
     }
-    upload_url(r->srv, req, r->id, url, sizeof url);
     reply_empty(rep, 201);
     http_reply_header(rep, "Location", url);
-    upload_headers(rep, &info);
-    return complete(r, req, rep, &info);
+    upload_headers(rep, &r->info);
+    if (r->finishing)
+        header_file(r->srv, req, rep, &r->fi);
+    return 0;
 }
 
 static int do_options(struct server *srv, struct http_reply *rep)
@@ -792,9 +868,14 @@ int api_tus(struct http_req *req, struct http_reply *rep, struct server *srv)
     if (req->method == HTTP_PATCH || req->method == HTTP_POST) {
         if (!r)
             return ERR_NOTFOUND;
+        int rc;
         if (r->status && !r->finished)
-            return reply_fail(rep, r->status, r->msg);
-        return req->method == HTTP_PATCH ? patch_end(r, req, rep) : post_end(r, req, rep);
+            rc = reply_fail(rep, r->status, r->msg);
+        else
+            rc = req->method == HTTP_PATCH ? patch_end(r, req, rep) : post_end(r, req, rep);
+        if (rc != ERR_SUSPENDED)
+            settle(r);
+        return rc;
     }
     struct tus *t = tus_for(srv, true, false);
     if (!t)

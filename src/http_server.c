@@ -321,7 +321,8 @@ static void conn_finish(struct conn *c)
     "Upload-Defer-Length, X-HTTP-Method-Override, Range, If-None-Match, If-Modified-Since"
 #define CORS_EXPOSE_HEADERS                                                                 \
     "Location, Upload-Offset, Upload-Length, Upload-Expires, Tus-Resumable, Tus-Version, "   \
-    "Tus-Extension, Tus-Max-Size, X-Fileserver-Url, Content-Range, Content-Disposition, ETag"
+    "Tus-Extension, Tus-Max-Size, X-Fileserver-Url, X-Fileserver-Record, Upload-Metadata, "  \
+    "Upload-Defer-Length, Upload-Concat, Content-Range, Content-Disposition, ETag"
 
 /* CORS per enable_cross_origin and cors_origins: any origin without credentials when the
  * list is empty, else only listed origins, echoed, with credentials. */

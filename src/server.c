@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "alarm.h"
+#include "api.h"
 #include "errcode.h"
 #include "fileinfo.h"
 #include "groups.h"
@@ -109,6 +110,9 @@ int server_start(struct server *srv)
         size_t n = srv->cfg.upload_worker > 0 ? (size_t)srv->cfg.upload_worker : 32;
         rc = workq_new(n, 1024, &srv->commitq);
     }
+    /* tus stores uploads that completed before a crash, so replication must be up */
+    if (rc == 0)
+        rc = api_tus_start(srv);
     if (rc == 0 && srv->cfg.auth_url && *srv->cfg.auth_url)
         rc = peer_client_new("", srv->cfg.host ? srv->cfg.host : "", &srv->authc);
     if (rc < 0)
@@ -135,11 +139,13 @@ void server_stop(struct server *srv, int drain_ms)
     sync_stop(srv);
     http_server_stop(srv->http);
     srv->http = NULL;
+    api_tus_stop(srv); /* its sweeper reads the index: before the index closes */
 }
 
 void server_fini(struct server *srv)
 {
     server_stop(srv, 0);
+    api_tus_stop(srv); /* idempotent; covers a start that failed before listening */
     sync_stop(srv);
     groups_stop(srv);
     peer_client_free(srv->authc);

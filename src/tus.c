@@ -135,6 +135,8 @@ static int meta_pair(const char *k, size_t kl, const char *v, size_t vl, struct 
     if (KEY_IS("auth_token"))
         return take_value(buf, dl, out->auth_token, sizeof out->auth_token,
                           &out->has_auth_token);
+    if (KEY_IS("ttl"))
+        return take_value(buf, dl, out->ttl, sizeof out->ttl, &out->has_ttl);
 #undef KEY_IS
     return 0;
 }
@@ -525,6 +527,11 @@ static int new_bin(struct tus *t, char id[TUS_ID_LEN + 1], int *fd)
             free(v); /* a tombstone may still carry this id */
             continue;
         }
+        snprintf(k, sizeof k, "u/%s", id);
+        if (meta_kv_get(t->cfg.meta, k, &v, &vl) == 0) {
+            free(v); /* and a finished upload keeps its id for good */
+            continue;
+        }
         bin_name(id, name);
         int f = openat(t->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (f < 0) {
@@ -792,7 +799,8 @@ int tus_chunk_begin(struct tus *t, const char *id, const struct tus_chunk_args *
     c->a = *a;
     c->fd = fd;
     c->start = c->pos = i.offset;
-    c->limit = i.length >= 0 ? (uint64_t)i.length : (t->cfg.max_size ? t->cfg.max_size : UINT64_MAX);
+    c->limit = i.length >= 0 ? (uint64_t)i.length
+                             : (t->cfg.max_size ? t->cfg.max_size : UINT64_MAX);
     if (a->has_sum && !(c->sumdg = digest_new(a->sum_algo))) {
         close(fd);
         free(c);

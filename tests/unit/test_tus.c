@@ -217,11 +217,12 @@ static void test_meta_known_keys(void **state)
 {
     (void)state;
     struct tus_meta m;
-    /* filename "a b.txt", scene "pics", path "x/y", auth_token "t0k" */
-    assert_int_equal(mparse("filename YSBiLnR4dA==,scene cGljcw==, path eC95 ,auth_token dDBr",
-                            &m), 0);
-    assert_int_equal(m.npairs, 4);
-    assert_true(m.has_filename && m.has_scene && m.has_path && m.has_auth_token);
+    /* filename "a b.txt", scene "pics", path "x/y", auth_token "t0k", ttl "60" */
+    assert_int_equal(mparse("filename YSBiLnR4dA==,scene cGljcw==, path eC95 ,auth_token dDBr,"
+                            "ttl NjA=", &m), 0);
+    assert_int_equal(m.npairs, 5);
+    assert_true(m.has_filename && m.has_scene && m.has_path && m.has_auth_token && m.has_ttl);
+    assert_string_equal(m.ttl, "60");
     assert_string_equal(m.filename, "a b.txt");
     assert_string_equal(m.scene, "pics");
     assert_string_equal(m.path, "x/y");

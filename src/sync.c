@@ -26,6 +26,7 @@
 #include "server.h"
 #include "store.h"
 #include "strparse.h"
+#include "thumbs.h"
 #include "xalloc.h"
 
 #define PEERS_MAX 32
@@ -280,6 +281,8 @@ int sync_index(struct server *srv, const struct file_info *fi, bool put, bool re
     for (size_t i = 1; i < n - nextra; i++)
         free(kv[i].val);
     free(kv);
+    if (rc == 0)
+        thumbs_drop(srv, pk); /* resized copies of the old bytes are stale either way */
     if (rc == 0 && npeers)
         kick(s);
     return rc;

@@ -22,6 +22,7 @@
 #include "store.h"
 #include "strparse.h"
 #include "token.h"
+#include "xalloc.h"
 
 #include "http_reply.h"
 #include "server.h"
@@ -64,6 +65,36 @@ int api_gen_google_code(struct http_req *req, struct http_reply *rep, struct ser
 
 /* ---- reload: go-fastdfs's get / set / reload of cfg.json ---- */
 
+#define REDACTED "***"
+static const char *const secret_keys[] = {"admin_key", "cluster_secret",
+                                          "download_token_secret", "mail_password"};
+
+/* A cfg posted back from action=get carries "***" for the secrets: keep the live values. */
+static void keep_redacted(struct cfg *c, const struct cfg *live)
+{
+    char **fields[] = {&c->admin_key, &c->cluster_secret, &c->download_token_secret,
+                       &c->mail_password};
+    char *const livev[] = {live->admin_key, live->cluster_secret, live->download_token_secret,
+                           live->mail_password};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (*fields[i] && strcmp(*fields[i], REDACTED) == 0) {
+            free(*fields[i]);
+            *fields[i] = xstrdup(livev[i] ? livev[i] : "");
+        }
+    for (size_t i = 0; i < c->scenes.n; i++) {
+        const char *colon = strchr(c->scenes.v[i], ':');
+        if (!colon || strcmp(colon + 1, REDACTED) != 0)
+            continue;
+        size_t nl = (size_t)(colon - c->scenes.v[i]);
+        for (size_t k = 0; k < live->scenes.n; k++)
+            if (strncmp(live->scenes.v[k], c->scenes.v[i], nl + 1) == 0) {
+                free(c->scenes.v[i]);
+                c->scenes.v[i] = xstrdup(live->scenes.v[k]);
+                break;
+            }
+    }
+}
+
 static json_t *redacted_cfg(const struct cfg *c)
 {
     char *text = cfg_to_json(c);
@@ -72,10 +103,20 @@ static json_t *redacted_cfg(const struct cfg *c)
     if (!o)
         return json_null();
     /* secrets never leave the node, even to an admin (they are in the file) */
-    static const char *secret[] = {"admin_key", "cluster_secret", "download_token_secret"};
-    for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++)
-        if (json_string_length(json_object_get(o, secret[i])))
-            json_object_set_new(o, secret[i], json_string("***"));
+    for (size_t i = 0; i < sizeof secret_keys / sizeof secret_keys[0]; i++)
+        if (json_string_length(json_object_get(o, secret_keys[i])))
+            json_object_set_new(o, secret_keys[i], json_string(REDACTED));
+    json_t *scenes = json_object_get(o, "scenes"), *sc;
+    size_t k;
+    json_array_foreach(scenes, k, sc) {
+        const char *v = json_string_value(sc);
+        const char *colon = v ? strchr(v, ':') : NULL;
+        if (colon) {
+            char name[300];
+            snprintf(name, sizeof name, "%.*s:%s", (int)(colon - v), v, REDACTED);
+            json_array_set_new(scenes, k, json_string(name));
+        }
+    }
     return o;
 }
 
@@ -100,6 +141,8 @@ int api_reload(struct http_req *req, struct http_reply *rep, struct server *srv)
         }
         cfg_defaults(&c);
         int rc = cfg_parse_buf(&c, text, strlen(text), err, sizeof err);
+        if (rc == 0)
+            keep_redacted(&c, &srv->cfg);
         if (rc == 0)
             rc = cfg_validate(&c, err, sizeof err);
         if (rc == 0)

@@ -134,6 +134,25 @@ static void download_name(struct http_req *req, const char *rel, char *out, size
     snprintf(out, cap, "%s", path_basename(q && *q ? q : rel));
 }
 
+/* HTML-escapes s into out (always NUL-terminated, cut at a character boundary). */
+static void html_escape(const char *s, char *out, size_t cap)
+{
+    size_t j = 0;
+    for (const char *c = s; *c; c++) {
+        const char *r = *c == '<' ? "&lt;" : *c == '>' ? "&gt;" : *c == '&' ? "&amp;"
+                      : *c == '"' ? "&quot;" : *c == '\'' ? "&#39;" : NULL;
+        size_t l = r ? strlen(r) : 1;
+        if (j + l + 1 > cap)
+            break;
+        if (r)
+            memcpy(out + j, r, l);
+        else
+            out[j] = *c;
+        j += l;
+    }
+    out[j] = '\0';
+}
+
 static int list_dir(struct server *srv, struct http_req *req, struct http_reply *rep, int fd,
                     const char *rel)
 {
@@ -149,8 +168,12 @@ static int list_dir(struct server *srv, struct http_req *req, struct http_reply 
     }
     struct buf b;
     buf_init(&b, LISTING_MAX);
+    /* the path is a client's: escape it like every name below, or a directory named with
+     * markup would run script in whoever opens the listing */
+    char erel[PATH_MAX_REL * 6 + 1];
+    html_escape(rel, erel, sizeof erel);
     buf_appendf(&b, "<!doctype html><meta charset=utf-8><title>/%s</title><h1>/%s</h1><ul>\n",
-                rel, rel);
+                erel, erel);
     struct dirent *e;
     int n = 0;
     while ((e = readdir(d)) && n < LISTING_ENTRIES_MAX) {
@@ -159,18 +182,7 @@ static int list_dir(struct server *srv, struct http_req *req, struct http_reply 
         char enc[PATH_MAX_NAME * 3 + 1], esc[PATH_MAX_NAME * 6 + 1];
         if (strparse_pct_encode(e->d_name, false, enc, sizeof enc) < 0)
             continue;
-        size_t j = 0;
-        for (const char *c = e->d_name; *c && j + 6 < sizeof esc; c++) {
-            const char *r = *c == '<' ? "&lt;" : *c == '>' ? "&gt;" : *c == '&' ? "&amp;"
-                          : *c == '"' ? "&quot;" : NULL;
-            if (r) {
-                memcpy(esc + j, r, strlen(r));
-                j += strlen(r);
-            } else {
-                esc[j++] = *c;
-            }
-        }
-        esc[j] = '\0';
+        html_escape(e->d_name, esc, sizeof esc);
         bool isdir = e->d_type == DT_DIR;
         if (buf_appendf(&b, "<li><a href=\"%s%s\">%s%s</a></li>\n", enc, isdir ? "/" : "", esc,
                         isdir ? "/" : "") < 0)

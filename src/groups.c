@@ -72,6 +72,8 @@ int groups_start(struct server *srv)
         free(gs);
         return -EIO;
     }
+    if (gs->pc)
+        peer_client_set_ca(gs->pc, srv->cfg.https_ca_file);
     srv->groups = gs;
     if (gs->n)
         log_info("groups", "%zu other groups known", gs->n);

@@ -605,7 +605,6 @@ int http_server_start(struct server *srv, struct http_server **out)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, hs,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
         MHD_OPTION_ARRAY, tls,
         MHD_OPTION_END);
     /* MHD copies the key material when it sets TLS up */

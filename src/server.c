@@ -113,8 +113,11 @@ int server_start(struct server *srv)
     /* tus stores uploads that completed before a crash, so replication must be up */
     if (rc == 0)
         rc = api_tus_start(srv);
-    if (rc == 0 && srv->cfg.auth_url && *srv->cfg.auth_url)
+    if (rc == 0 && srv->cfg.auth_url && *srv->cfg.auth_url) {
         rc = peer_client_new("", srv->cfg.host ? srv->cfg.host : "", &srv->authc);
+        if (rc == 0)
+            peer_client_set_ca(srv->authc, srv->cfg.https_ca_file);
+    }
     if (rc < 0)
         return rc;
     return http_server_start(srv, &srv->http);
@@ -267,6 +270,8 @@ static int rebuild_one(void *ctx, const char *dir, const char *name, const struc
         }
         if (saved.timestamp > 0)
             fi.timestamp = saved.timestamp;
+        fi.time_ms = saved.time_ms;
+        fi.expire_at = saved.expire_at; /* a ttl survives a rebuild */
     } else {
         fi.offset = -2; /* adopted: no upload record, as go-fastdfs marks migrated files */
     }

@@ -529,7 +529,10 @@ static void apply_answer(struct sync *s, struct peer_state *p, struct job *j, co
 {
     struct server *srv = s->srv;
     if (strcmp(answer, "have") == 0) {
-        /* only now is the peer counted as holding the file */
+        /* only now is the peer counted as holding the file; under the content's lock, so
+         * two peers' answers cannot overwrite each other and a delete in between wins */
+        pthread_mutex_t *lk = server_digest_lock(srv, j->fi.md5);
+        pthread_mutex_lock(lk);
         struct file_info cur;
         if (meta_get_path(srv->meta, pk, &cur) == 0 && strcmp(cur.md5, j->fi.md5) == 0 &&
             fileinfo_add_peer(&cur, p->url) == 0) {
@@ -541,6 +544,7 @@ static void apply_answer(struct sync *s, struct peer_state *p, struct job *j, co
         } else {
             job_remove(s, j->key);
         }
+        pthread_mutex_unlock(lk);
         atomic_fetch_add(&s->pushed, 1);
     } else if (strcmp(answer, "deleted") == 0) {
         /* the peer deleted this path after our copy was made: follow it */

@@ -184,3 +184,28 @@ def test_stat_per_scene(node):
     assert rows[-1] == {"date": "all", "fileCount": 2, "totalSize": 300}, rows
     rows = requests.get(node.g + "/stat", params={"scene": "none"}, timeout=T).json()["data"]
     assert rows == [{"date": "all", "fileCount": 0, "totalSize": 0}]
+
+
+def test_reload_get_then_set_keeps_the_secrets(start_node):
+    n = start_node(cfg_overrides={"admin_key": "a" * 32, "cluster_secret": "c" * 32,
+                                  "scenes": ["s1:JBSWY3DPEHPK3PXP", "s2"]})
+    got = requests.get(n.g + "/reload", params={"action": "get"}, timeout=T).json()["data"]
+    assert got["admin_key"] == "***" and got["cluster_secret"] == "***"
+    assert got["scenes"] == ["s1:***", "s2"]
+    got["show_dir"] = False
+    r = requests.post(n.g + "/reload", data={"action": "set", "cfg": json.dumps(got)}, timeout=T)
+    assert r.status_code == 200, r.text
+    saved = json.loads(Path(n.cfg_path).read_text())
+    assert saved["admin_key"] == "a" * 32 and saved["cluster_secret"] == "c" * 32
+    assert saved["scenes"] == ["s1:JBSWY3DPEHPK3PXP", "s2"] and saved["show_dir"] is False
+
+
+def test_directory_listing_escapes_names(node):
+    evil = "<img src=x onerror=alert(1)>"
+    r = requests.post(node.g + "/upload", files={"file": ("a.txt", b"xss")},
+                      data={"path": evil, "output": "json"}, timeout=T)
+    if r.status_code != 200:
+        return  # refusing such a path is fine too
+    d = r.json()["path"].rsplit("/", 1)[0]
+    page = requests.get(node.url + requests.utils.quote(d) + "/", timeout=T).text
+    assert "<img" not in page and "&lt;img" in page, page

@@ -214,10 +214,10 @@ int api_remove_empty_dir(struct http_req *req, struct http_reply *rep, struct se
 {
     (void)req;
     long long removed = 0;
-    int fd = dup(store_files_fd(srv->store));
+    /* its own descriptor: a dup would share the read position with other listings */
+    int fd = openat(store_files_fd(srv->store), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    lseek(fd, 0, SEEK_SET);
     prune(fd, 0, time(NULL), &removed);
     json_t *d = json_object();
     json_object_set_new(d, "removed", json_integer(removed));

@@ -23,6 +23,14 @@
 #define INFO_XATTR "user.fileserver.info"
 #define WALK_DEPTH_MAX 32
 
+/* A new descriptor for the same directory with its own read position: a dup() would share
+ * one, so two listings (or a listing after a walk) would see nothing. */
+static int reopen_dir(int fd)
+{
+    int f = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return f < 0 ? -errno : f;
+}
+
 struct store {
     int files_fd;
     int tmp_fd;
@@ -31,9 +39,9 @@ struct store {
 
 static int clean_tmp(int tmp_fd)
 {
-    int fd = dup(tmp_fd);
+    int fd = reopen_dir(tmp_fd);
     if (fd < 0)
-        return -errno;
+        return fd;
     DIR *d = fdopendir(fd);
     if (!d) {
         close(fd);
@@ -267,7 +275,7 @@ int store_unlink(struct store *s, const char *rel)
 
 int store_open_read(struct store *s, const char *rel, int *fd, struct stat *st)
 {
-    int f = *rel ? path_open_beneath(s->files_fd, rel, O_RDONLY) : dup(s->files_fd);
+    int f = *rel ? path_open_beneath(s->files_fd, rel, O_RDONLY) : reopen_dir(s->files_fd);
     if (f < 0)
         return f;
     if (fstat(f, st) < 0) {
@@ -355,8 +363,8 @@ static int walk_dir(int dfd, char *rel, size_t rellen, size_t cap, int depth, st
 int store_walk(struct store *s, store_walk_fn cb, void *ctx)
 {
     char rel[PATH_MAX_REL + 1] = "";
-    int fd = dup(s->files_fd);
+    int fd = reopen_dir(s->files_fd);
     if (fd < 0)
-        return -errno;
+        return fd;
     return walk_dir(fd, rel, 0, sizeof rel, 0, cb, ctx);
 }

@@ -209,3 +209,13 @@ def test_directory_listing_escapes_names(node):
     d = r.json()["path"].rsplit("/", 1)[0]
     page = requests.get(node.url + requests.utils.quote(d) + "/", timeout=T).text
     assert "<img" not in page and "&lt;img" in page, page
+
+
+def test_root_listing_is_repeatable(node):
+    """The top of files/ listed again and again (and after a walk) still shows its entries:
+    a shared directory read position once made every later listing empty."""
+    _up(node, payload(10))
+    for _ in range(3):
+        names = {e["name"] for e in requests.get(node.g + "/list_dir", timeout=T).json()["data"]}
+        assert "default" in names, names
+        requests.get(node.g + "/repair_fileinfo", timeout=T)

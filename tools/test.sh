@@ -21,5 +21,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== tests under sanitizers"
 ctest --test-dir build-asan --output-on-failure -j"$jobs" -E blackbox
 FILESERVER_SANITIZED=1 ctest --test-dir build-asan --output-on-failure -R blackbox
+./tests/docker/run.sh || [ $? -eq 77 ] # the image (docs/DOCKER.md); 77: cannot run containers here
+(./tools/install-deps.sh --web || true; FILESERVER_BIN=build/src/fileserver ./tests/web/run.sh) || [ $? -eq 77 ] # the upload page in headless chromium (tests/web); 77: no browser
 echo "== tests (release build)"
 ctest --test-dir build --output-on-failure

@@ -20,6 +20,9 @@ int auth_check_body(struct http_req *req, const char *body, size_t len);
 int auth_download(struct server *srv, struct http_req *req, const char *rel, const char *md5);
 /* Upload protection before the body is read: auth_url (Auth-Token header). */
 int auth_upload(struct server *srv, struct http_req *req);
+/* The same with a token from elsewhere when the header is absent (tus's auth_token
+ * metadata, as go-fastdfs reads it). */
+int auth_upload_token(struct server *srv, struct http_req *req, const char *token);
 /* The scene's Google code (form field `code`) when enable_google_auth and the scene has a
  * secret in `scenes` ("name:SECRET"). */
 int auth_google(struct server *srv, struct http_req *req, const char *scene);

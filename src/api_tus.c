@@ -431,9 +431,16 @@ static int begin_common(struct http_req *req, struct server *srv, struct treq **
     }
     if (srv->cfg.read_only)
         return ERR_READONLY;
-    /* auth_url guards creation (the Auth-Token header, as for POST /upload); the upload's
-     * unguessable URL is the capability after that */
-    return req->method == HTTP_POST ? auth_upload(srv, req) : 0;
+    /* auth_url guards creation (the Auth-Token header as for POST /upload, or go-fastdfs's
+     * auth_token metadata); the upload's unguessable URL is the capability after that */
+    if (req->method != HTTP_POST)
+        return 0;
+    struct tus_meta m;
+    const char *md = http_req_header(req, "Upload-Metadata");
+    memset(&m, 0, sizeof m);
+    if (md && strlen(md) <= TUS_META_MAX)
+        (void)tus_meta_parse(md, strlen(md), &m); /* a bad header is refused later */
+    return auth_upload_token(srv, req, m.has_auth_token ? m.auth_token : NULL);
 }
 
 /* A PATCH to an upload that already became a file: done when the offsets agree. */

@@ -198,9 +198,8 @@ static void cache_put(const struct server *srv, const char *tok)
     pthread_mutex_unlock(&auth_cache_mu);
 }
 
-static int external_auth(struct server *srv, struct http_req *req)
+static int external_auth_token(struct server *srv, struct http_req *req, const char *tok)
 {
-    const char *tok = http_req_header(req, "Auth-Token");
     if (!tok || !*tok) {
         snprintf(req->errmsg, sizeof req->errmsg, "auth fail: Auth-Token header is required");
         return ERR_UNAUTH;
@@ -217,7 +216,8 @@ static int external_auth(struct server *srv, struct http_req *req)
     struct http_kv h[sizeof fwd / sizeof fwd[0] + 1];
     size_t nh = 0;
     for (size_t i = 0; i < sizeof fwd / sizeof fwd[0]; i++) {
-        const char *v = http_req_header(req, fwd[i]);
+        /* the token checked is the one sent, wherever the client put it */
+        const char *v = i == 0 ? tok : http_req_header(req, fwd[i]);
         if (v) {
             h[nh].key = fwd[i];
             h[nh++].value = v;
@@ -273,6 +273,19 @@ static const char *scene_secret(const struct server *srv, const char *scene)
             return colon + 1;
     }
     return NULL;
+}
+
+static int external_auth(struct server *srv, struct http_req *req)
+{
+    return external_auth_token(srv, req, http_req_header(req, "Auth-Token"));
+}
+
+int auth_upload_token(struct server *srv, struct http_req *req, const char *token)
+{
+    if (!srv->cfg.auth_url || !*srv->cfg.auth_url || req->peer_signed)
+        return 0;
+    const char *hdr = http_req_header(req, "Auth-Token");
+    return external_auth_token(srv, req, hdr && *hdr ? hdr : token);
 }
 
 int auth_google(struct server *srv, struct http_req *req, const char *scene)

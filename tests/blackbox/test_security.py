@@ -537,3 +537,22 @@ def test_https_between_peers(start_node):
         assert time.monotonic() < deadline, "no replication over HTTPS"
         time.sleep(0.05)
     shutil.rmtree(d, ignore_errors=True)
+
+
+def test_tus_creation_honours_auth_token_metadata(start_node, auth_server):
+    import base64
+    n = start_node(cfg_overrides=dict(ANON, auth_url=auth_server))
+
+    def create(tok=None, header=None):
+        md = "filename " + base64.b64encode(b"t.bin").decode()
+        if tok is not None:
+            md += ",auth_token " + base64.b64encode(tok.encode()).decode()
+        h = {"Tus-Resumable": "1.0.0", "Upload-Length": "5", "Upload-Metadata": md}
+        if header:
+            h["Auth-Token"] = header
+        return requests.post(n.g + "/big/upload/", headers=h, timeout=T).status_code
+
+    assert create() == 401
+    assert create("bad") == 401
+    assert create("good") == 201
+    assert create("bad", header="good") == 201  # the header wins, as for POST /upload

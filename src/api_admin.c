@@ -27,16 +27,22 @@
 #include "http_reply.h"
 #include "server.h"
 
-int api_repair_fileinfo(struct http_req *req, struct http_reply *rep, struct server *srv)
+/* {"data":{key:n}} for the endpoints that report how many things they did (n < 0: the
+ * error to reply). */
+static int reply_count(struct http_reply *rep, long long n, const char *key, const char *msg)
 {
-    (void)req;
-    long long n = server_rebuild_meta(srv);
     if (n < 0)
         return (int)n;
     json_t *d = json_object();
-    json_object_set_new(d, "files", json_integer(n));
-    http_reply_ok(rep, d, "repair finished");
+    json_object_set_new(d, key, json_integer(n));
+    http_reply_ok(rep, d, msg);
     return 0;
+}
+
+int api_repair_fileinfo(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    (void)req;
+    return reply_count(rep, server_rebuild_meta(srv), "files", "repair finished");
 }
 
 int api_gen_google_secret(struct http_req *req, struct http_reply *rep, struct server *srv)
@@ -219,10 +225,7 @@ int api_remove_empty_dir(struct http_req *req, struct http_reply *rep, struct se
     if (fd < 0)
         return -errno;
     prune(fd, 0, time(NULL), &removed);
-    json_t *d = json_object();
-    json_object_set_new(d, "removed", json_integer(removed));
-    http_reply_ok(rep, d, "");
-    return 0;
+    return reply_count(rep, removed, "removed", "");
 }
 
 /* ---- backup: one day's records as JSON lines in data/backup/<date>.jsonl ---- */
@@ -303,13 +306,7 @@ int api_backup(struct http_req *req, struct http_reply *rep, struct server *srv)
 int api_expire(struct http_req *req, struct http_reply *rep, struct server *srv)
 {
     (void)req;
-    long long n = lifecycle_expire_now(srv);
-    if (n < 0)
-        return (int)n;
-    json_t *d = json_object();
-    json_object_set_new(d, "deleted", json_integer(n));
-    http_reply_ok(rep, d, "");
-    return 0;
+    return reply_count(rep, lifecycle_expire_now(srv), "deleted", "");
 }
 
 int api_delete_many(struct http_req *req, struct http_reply *rep, struct server *srv)
@@ -336,12 +333,9 @@ int api_delete_many(struct http_req *req, struct http_reply *rep, struct server 
         snprintf(req->errmsg, sizeof req->errmsg, "max must be a number");
         return ERR_PARAM;
     }
-    long long n = lifecycle_delete_matching(srv, date && *date ? date : NULL,
-                                            prefix && *prefix ? rel : NULL, (long long)limit);
-    if (n < 0)
-        return (int)n;
-    json_t *d = json_object();
-    json_object_set_new(d, "deleted", json_integer(n));
-    http_reply_ok(rep, d, "");
-    return 0;
+    return reply_count(rep,
+                       lifecycle_delete_matching(srv, date && *date ? date : NULL,
+                                                 prefix && *prefix ? rel : NULL,
+                                                 (long long)limit),
+                       "deleted", "");
 }

@@ -63,7 +63,8 @@ static void decode_jpeg(struct result *r)
     tjhandle tj = tjInitDecompress();
     int ss = 0, cs = 0;
     assert_non_null(tj);
-    assert_int_equal(tjDecompressHeader3(tj, r->out, (unsigned long)r->len, &r->w, &r->h, &ss, &cs), 0);
+    assert_int_equal(
+        tjDecompressHeader3(tj, r->out, (unsigned long)r->len, &r->w, &r->h, &ss, &cs), 0);
     r->n = cs == TJCS_GRAY ? 1 : 3;
     r->px = malloc((size_t)r->w * (size_t)r->h * (size_t)r->n);
     assert_non_null(r->px);
@@ -278,6 +279,34 @@ static void test_aspect_ratio_kept(void **state)
     assert_int_equal(r.w, 75);
     assert_int_equal(r.h, 50);
     result_free(&r);
+}
+
+static void test_zero_dimension_stays_within_max(void **state)
+{
+    (void)state;
+    struct blob b = load("photo_300x200.jpg");
+    void *out = NULL;
+    size_t len = 0;
+    const char *ct = NULL;
+    int w = 0, h = 0;
+    /* height 0 follows the width (120x80) ... */
+    assert_int_equal(image_resize(b.p, b.n, 120, 0, 150, 100, &out, &len, &ct), 0);
+    assert_int_equal(image_info(out, len, &w, &h, &ct), 0);
+    assert_int_equal(w, 120);
+    assert_int_equal(h, 80);
+    free(out);
+    /* ... but not past max_h: 150x100 would need 150 wide, so 60 high -> 90x60 */
+    assert_int_equal(image_resize(b.p, b.n, 150, 0, 150, 60, &out, &len, &ct), 0);
+    assert_int_equal(image_info(out, len, &w, &h, &ct), 0);
+    assert_int_equal(w, 90);
+    assert_int_equal(h, 60);
+    free(out);
+    assert_int_equal(image_resize(b.p, b.n, 0, 100, 30, 100, &out, &len, &ct), 0);
+    assert_int_equal(image_info(out, len, &w, &h, &ct), 0);
+    assert_int_equal(w, 30);
+    assert_int_equal(h, 20);
+    free(out);
+    free(b.p);
 }
 
 static void test_tiny_target_is_at_least_one_pixel(void **state)
@@ -595,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_gif_first_frame_as_png),
         cmocka_unit_test(test_gif_transparency_kept),
         cmocka_unit_test(test_aspect_ratio_kept),
+        cmocka_unit_test(test_zero_dimension_stays_within_max),
         cmocka_unit_test(test_tiny_target_is_at_least_one_pixel),
         cmocka_unit_test(test_no_upscaling),
         cmocka_unit_test(test_bomb_png_huge_header),

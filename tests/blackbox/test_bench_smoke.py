@@ -1,0 +1,137 @@
+"""Smoke test of the benchmark harness: `bench/run --smoke` (1 s per case, tiny file counts)
+against the binary under test must print its table with a figure for every case and leave
+no process behind, also when it is interrupted. The figures themselves mean nothing here.
+Skipped when wrk or nginx is missing (tools/install-deps.sh --bench installs them)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import REPO, clean_env
+
+RUN = REPO / "bench" / "run"
+SMOKE_LIMIT = 60.0
+TOOLS = ("wrk", "nginx", "curl", "openssl")
+HEADER = "| measurement | unit | fileserver | nginx | fileserver/nginx |"
+# rows that must carry a fileserver figure, and those that must also carry nginx's
+BOTH = ("RSS idle after start", "GET 4 KiB, c1", "GET 4 KiB, c64", "GET 100 KiB, c64",
+        "GET 10 MiB, c1", "GET 10 MiB, c64", "RSS peak, GET runs",
+        "upload 4 KiB, c64, sync_mode group", "upload 100 KiB, c64, sync_mode group",
+        "RSS peak, upload runs", "upload 16 MiB", "download 16 MiB")
+FS_ONLY = ("single-core MD5", "replication of 20", "index rebuild of 2,000 files",
+           "start-up with 2,000 files", "get_file_info by md5", "metadata on disk per file")
+
+
+def _missing_tools():
+    path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+    return [t for t in TOOLS if not shutil.which(t, path=path)]
+
+
+def _procs_mentioning(marker):
+    """pids of processes whose command line contains marker (our temporary directory)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if marker in cmd:
+            out.append((int(pid), cmd))
+    return out
+
+
+def _argv(binary, tmp_path, *extra):
+    return [str(RUN), "--smoke", "--bin", binary, "--cache", str(tmp_path / "cache"),
+            "--work", str(tmp_path / "work"), *extra]
+
+
+@pytest.fixture
+def bench_tools():
+    missing = _missing_tools()
+    if missing:
+        pytest.skip(f"benchmark tools missing: {' '.join(missing)} "
+                    "(tools/install-deps.sh --bench)")
+
+
+def _row(table_lines, label):
+    for line in table_lines:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells and cells[0].startswith(label):
+            return cells
+    return None
+
+
+def _is_number(cell):
+    try:
+        float(cell.replace(",", ""))
+        return True
+    except ValueError:
+        return False
+
+
+def test_bench_smoke_prints_table(binary, tmp_path, bench_tools):
+    res_json = tmp_path / "results.json"
+    t0 = time.monotonic()
+    p = subprocess.run(_argv(binary, tmp_path, "--json", str(res_json)), env=clean_env(),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=SMOKE_LIMIT + 30)
+    elapsed = time.monotonic() - t0
+    out = p.stdout.decode("utf-8", "replace")
+    err = p.stderr.decode("utf-8", "replace")
+    assert p.returncode == 0, f"bench/run --smoke exited {p.returncode}\n{err[-4000:]}"
+    assert HEADER in out, out[-3000:]
+    lines = [ln for ln in out.splitlines() if ln.startswith("| ")]
+    for label in BOTH:
+        cells = _row(lines, label)
+        assert cells, f"no row {label!r} in\n{out}"
+        assert _is_number(cells[2]) and _is_number(cells[3]), f"row {cells}"
+        assert _is_number(cells[4]), f"no ratio in row {cells}"
+    for label in FS_ONLY:
+        cells = _row(lines, label)
+        assert cells, f"no row {label!r} in\n{out}"
+        assert _is_number(cells[2]), f"row {cells}"
+
+    res = json.loads(res_json.read_text())
+    assert res["complete"] is True
+    for d in res["details"]:
+        assert d["errors"] == 0, f"HTTP or socket errors in {d}"
+        assert d["rps"] > 0, d
+    assert not _procs_mentioning(str(tmp_path)), "processes left running"
+    assert not os.listdir(tmp_path / "work"), "temporary roots left behind"
+    assert elapsed < SMOKE_LIMIT, f"smoke run took {elapsed:.1f}s (limit {SMOKE_LIMIT}s)"
+
+
+def test_bench_interrupt_stops_every_process(binary, tmp_path, bench_tools):
+    """Ctrl-C while both servers run: the harness stops them and exits non-zero."""
+    p = subprocess.Popen(_argv(binary, tmp_path, "--only", "get"), env=clean_env(),
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        seen = []
+        while time.monotonic() < deadline and p.poll() is None:
+            seen = _procs_mentioning(str(tmp_path / "work"))
+            # a fileserver (--root ...) and an nginx master (-p ...) are up
+            if any("--root" in c for _, c in seen) and any(" -p " in c for _, c in seen):
+                break
+            time.sleep(0.05)
+        assert p.poll() is None, "harness ended before both servers were up"
+        assert seen, "servers never started"
+        p.send_signal(signal.SIGINT)
+        rc = p.wait(timeout=40)
+        err = p.stderr.read().decode("utf-8", "replace")
+        assert rc != 0, err[-2000:]
+        assert "interrupted" in err, err[-2000:]
+        left = _procs_mentioning(str(tmp_path / "work"))
+        assert not left, f"still running after the interrupt: {left}"
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=10)
+        p.stderr.close()

@@ -750,8 +750,6 @@ int sync_receive(struct server *srv, const struct file_info *fi, const char *fro
 int sync_receive_delete(struct server *srv, const char *pathkey, const char *md5,
                         long long time_ms)
 {
-    struct file_info cur;
-    int rc = meta_get_path(srv->meta, pathkey, &cur);
     /* the tombstone carries the deleting node's time, so every receiver orders a later
      * re-upload against the same instant whatever its own clock says */
     long long t = time_ms > 0 ? time_ms : now_ms();
@@ -764,23 +762,30 @@ int sync_receive_delete(struct server *srv, const char *pathkey, const char *md5
     int tl = snprintf(tomb, sizeof tomb, "{\"md5\":\"%s\",\"time\":%lld}", md5, t);
     kv[1].val = tomb;
     kv[1].vlen = (size_t)tl;
+    /* under the content's lock in every case: a pull of this file that is committing now
+     * either finishes first (and is deleted here) or sees the tombstone and stops */
+    pthread_mutex_t *lk = server_digest_lock(srv, md5);
+    pthread_mutex_lock(lk);
+    struct file_info cur;
+    int rc = meta_get_path(srv->meta, pathkey, &cur);
     if (rc == 0 && strcmp(cur.md5, md5) == 0) {
-        if (cur.time_ms > t) /* our copy is a newer upload than that delete: keep it */
-            return meta_write(srv->meta, NULL, false, kv, 1);
-        pthread_mutex_t *lk = server_digest_lock(srv, cur.md5);
-        pthread_mutex_lock(lk);
-        char rel[PATH_MAX_REL + 8];
-        rc = sync_index(srv, &cur, false, false, kv, 2);
-        if (rc == 0 && fileinfo_rel(&cur, rel, sizeof rel) == 0) {
-            rc = store_unlink(srv->store, rel);
-            if (rc == -ENOENT)
-                rc = 0;
+        if (cur.time_ms > t) { /* our copy is a newer upload than that delete: keep it */
+            rc = meta_write(srv->meta, NULL, false, kv, 1);
+        } else {
+            char rel[PATH_MAX_REL + 8];
+            rc = sync_index(srv, &cur, false, false, kv, 2);
+            if (rc == 0 && fileinfo_rel(&cur, rel, sizeof rel) == 0) {
+                rc = store_unlink(srv->store, rel);
+                if (rc == -ENOENT)
+                    rc = 0;
+            }
         }
-        pthread_mutex_unlock(lk);
-        return rc;
+    } else {
+        /* never had it (or a different content): remember the delete all the same */
+        rc = meta_write(srv->meta, NULL, false, kv, 2);
     }
-    /* never had it (or a different content): remember the delete all the same */
-    return meta_write(srv->meta, NULL, false, kv, 2);
+    pthread_mutex_unlock(lk);
+    return rc;
 }
 
 /* ---- fetch on a download miss ---- */

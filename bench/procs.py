@@ -181,6 +181,10 @@ class Server:
     def rss_kib(self):
         return sum(status_kib(p, "VmRSS") for p in self.pids())
 
+    def anon_kib(self):
+        """RssAnon: VmRSS less file-backed pages (shared libraries, LevelDB's mmapped tables)."""
+        return sum(status_kib(p, "RssAnon") for p in self.pids())
+
     def hwm_kib(self):
         return sum(status_kib(p, "VmHWM") for p in self.pids())
 

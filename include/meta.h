@@ -36,6 +36,9 @@ typedef int (*meta_kv_fn)(void *ctx, const char *key, size_t klen, const char *v
                           size_t vlen);
 /* Keys with the prefix in order; stops when cb returns non-zero (and returns that). */
 int meta_kv_scan(struct meta *m, const char *prefix, meta_kv_fn cb, void *ctx);
+/* The path key of a day-index key ("t/yyyymmdd/<pathkey>", as meta_kv_scan of "t/<day>/"
+ * passes it) into out; -EINVAL when the key is not one. */
+int meta_day_key_pathkey(const char *key, size_t klen, char out[DIGEST_HEX_MAX]);
 /* Keys starting with prefix (bounded by max). */
 long long meta_kv_count(struct meta *m, const char *prefix, long long max);
 /* -ENOENT when absent. */

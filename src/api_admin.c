@@ -242,10 +242,8 @@ static int backup_cb(void *ctx, const char *k, size_t kl, const char *v, size_t 
     (void)vl;
     struct backup_ctx *b = ctx;
     char pk[DIGEST_HEX_MAX];
-    if (kl < 12 || kl - 11 >= sizeof pk)
+    if (meta_day_key_pathkey(k, kl, pk) < 0)
         return 0;
-    memcpy(pk, k + 11, kl - 11);
-    pk[kl - 11] = '\0';
     struct file_info fi;
     if (meta_get_path(b->srv->meta, pk, &fi) < 0)
         return 0;

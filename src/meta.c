@@ -373,3 +373,13 @@ long long meta_kv_count(struct meta *m, const char *prefix, long long max)
     scan_prefix(m, prefix, bounded_cb, &b);
     return b.n;
 }
+
+int meta_day_key_pathkey(const char *key, size_t klen, char out[DIGEST_HEX_MAX])
+{
+    /* "t/" + 8 digits + "/" */
+    if (klen < 12 || klen - 11 >= DIGEST_HEX_MAX || key[0] != 't' || key[10] != '/')
+        return -EINVAL;
+    memcpy(out, key + 11, klen - 11);
+    out[klen - 11] = '\0';
+    return 0;
+}

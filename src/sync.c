@@ -1197,10 +1197,8 @@ static int day_rec_cb(void *ctx, const char *k, size_t kl, const char *v, size_t
     struct push_all *pa = ctx;
     struct file_info fi;
     char pk[DIGEST_HEX_MAX];
-    if (kl < 12 || kl - 11 >= sizeof pk)
+    if (meta_day_key_pathkey(k, kl, pk) < 0)
         return 0;
-    memcpy(pk, k + 11, kl - 11);
-    pk[kl - 11] = '\0';
     if (meta_get_path(pa->s->srv->meta, pk, &fi) == 0)
         push_all_cb(pa, &fi);
     return 0;

@@ -60,6 +60,7 @@ int api_gen_google_secret(struct http_req *req, struct http_reply *rep, struct s
 int api_gen_google_code(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_reload(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_remove_empty_dir(struct http_req *req, struct http_reply *rep, struct server *srv);
+int api_compact(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_backup(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_expire(struct http_req *req, struct http_reply *rep, struct server *srv);
 int api_delete_many(struct http_req *req, struct http_reply *rep, struct server *srv);

@@ -25,6 +25,9 @@ struct cfg {
     char *group;                      /* "group1" */
     bool support_group_manage;
     bool enable_merge_small_file;
+    int64_t merge_volume_size;      /* bytes after which a volume is sealed */
+    int64_t merge_compact_percent;  /* deleted share that makes a sealed volume compacted */
+    int64_t merge_compact_interval; /* seconds between automatic compactions (0: none) */
     bool enable_image_resize;
     int64_t image_max_width, image_max_height;
     struct cfg_strlist extensions;    /* normalised to ".ext", lower case */

@@ -21,11 +21,15 @@ struct file_info {
     size_t npeers;
     char scene[PATH_MAX_NAME + 1];
     int64_t timestamp;              /* unix seconds */
-    int64_t offset;                 /* -1 normal file, -2 adopted (migrated) file */
+    int64_t offset;                 /* -1 normal file, -2 adopted (migrated) file, >= 0 a
+                                     * small file merged into a volume: its name's offset */
     int64_t time_ms;                /* upload time in ms ("timeMs", ours): orders a
                                      * re-upload after a delete within the same second */
     int64_t expire_at;              /* unix seconds after which the file is deleted, 0 never
                                      * ("expireAt", ours; set by the upload's ttl) */
+    int64_t volume;                 /* this node's volume holding a merged small file, 0
+                                     * for a plain file ("volume", ours; node-local) */
+    int64_t vol_off;                /* its needle's offset there ("volumeOffset") */
 };
 
 void fileinfo_init(struct file_info *fi);

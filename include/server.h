@@ -23,6 +23,7 @@ struct lifecycle;
 struct alarm;
 struct workq;
 struct peer_client;
+struct volumes;
 
 struct server {
     struct cfg cfg;
@@ -31,6 +32,7 @@ struct server {
     enum digest_algo algo;
     struct store *store;
     struct meta *meta;
+    struct volumes *volumes;  /* small-file volumes; NULL on a node that never merged */
     struct http_router router;
     struct http_server *http;
     struct sync *sync;        /* replication; NULL until sync_start */

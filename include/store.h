@@ -34,6 +34,9 @@ int store_tmp_commit(struct store *s, struct store_tmp *t, const char *dir, cons
  * -EEXIST when the target exists. */
 int store_link(struct store *s, const char *src_rel, const char *dir, const char *name);
 int store_unlink(struct store *s, const char *rel);
+/* Makes what was written to fd durable through the store's group commit (see fsbarrier.h),
+ * for files the store does not manage itself (small-file volumes). */
+int store_sync(struct store *s, int fd);
 /* Opens a stored regular file or directory for reading; fills st. */
 int store_open_read(struct store *s, const char *rel, int *fd, struct stat *st);
 int store_stat(struct store *s, const char *rel, struct stat *st);

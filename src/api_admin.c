@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "content.h"
 #include "errcode.h"
 #include "fileinfo.h"
 #include "lifecycle.h"
@@ -226,6 +227,20 @@ int api_remove_empty_dir(struct http_req *req, struct http_reply *rep, struct se
         return -errno;
     prune(fd, 0, time(NULL), &removed);
     return reply_count(rep, removed, "removed", "");
+}
+
+/* ---- compact: reclaim the space of deleted small files ---- */
+
+int api_compact(struct http_req *req, struct http_reply *rep, struct server *srv)
+{
+    uint64_t pct = (uint64_t)srv->cfg.merge_compact_percent;
+    const char *p = http_req_arg(req, "percent");
+    if (p && *p && (strparse_u64(p, strlen(p), 100, &pct) < 0 || pct == 0)) {
+        snprintf(req->errmsg, sizeof req->errmsg, "percent must be a number from 1 to 100");
+        return ERR_PARAM;
+    }
+    http_reply_ok(rep, content_compact(srv, (int)pct), "");
+    return 0;
 }
 
 /* ---- backup: one day's records as JSON lines in data/backup/<date>.jsonl ---- */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "content.h"
 #include "errcode.h"
 #include "fileinfo.h"
 #include "http_reply.h"
@@ -23,21 +24,10 @@
 
 static int delete_one(struct server *srv, const struct file_info *fi, bool replicate)
 {
-    char rel[PATH_MAX_REL + 8];
-    int rc = fileinfo_rel(fi, rel, sizeof rel);
-    if (rc)
-        return rc;
     /* index first: a crash in between leaves an unindexed file (repairable), never an
      * index entry that points at nothing */
-    rc = sync_index(srv, fi, false, replicate, NULL, 0);
-    if (rc)
-        return rc;
-    rc = store_unlink(srv->store, rel);
-    if (rc == -ENOENT)
-        rc = 0;
-    if (rc)
-        log_error("delete", "cannot remove %s: %d", rel, rc);
-    return rc;
+    int rc = sync_index(srv, fi, false, replicate, NULL, 0);
+    return rc ? rc : content_remove(srv, fi);
 }
 
 static int delete_all(struct server *srv, const char *digest, bool replicate)

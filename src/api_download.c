@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "content.h"
 #include "errcode.h"
 #include "fileinfo.h"
 #include "http_range.h"
@@ -156,7 +157,9 @@ static void html_escape(const char *s, char *out, size_t cap)
 static int list_dir(struct server *srv, struct http_req *req, struct http_reply *rep, int fd,
                     const char *rel)
 {
-    if (!srv->cfg.show_dir) {
+    /* volume files are not files of anyone's: no listing of them */
+    if (!srv->cfg.show_dir ||
+        (strncmp(rel, "haystack", 8) == 0 && (rel[8] == '\0' || rel[8] == '/'))) {
         close(fd);
         snprintf(req->errmsg, sizeof req->errmsg, "list dir deny");
         return ERR_DIRDENY;
@@ -210,7 +213,8 @@ static const char *sniff_image(const unsigned char *b, size_t n)
 
 /* width/height on an image: a scaled copy, from the cache when it is newer than the file. */
 static int serve_resized(struct server *srv, struct http_req *req, struct http_reply *rep,
-                         int fd, const struct stat *st, const char *rel, uint64_t w, uint64_t h)
+                         int fd, uint64_t base, const struct stat *st, const char *rel,
+                         uint64_t w, uint64_t h)
 {
     char pk[DIGEST_HEX_MAX];
     fileinfo_path_key_rel(rel, pk);
@@ -232,7 +236,7 @@ static int serve_resized(struct server *srv, struct http_req *req, struct http_r
     }
     size_t len = (size_t)st->st_size;
     char *src = xmalloc(len);
-    ssize_t r = pread(fd, src, len, 0);
+    ssize_t r = pread(fd, src, len, (off_t)base);
     close(fd);
     if (r < 0 || (size_t)r != len) {
         free(src);
@@ -254,8 +258,9 @@ static int serve_resized(struct server *srv, struct http_req *req, struct http_r
     return 0;
 }
 
+/* The file's bytes are [base, base + st_size) of fd: base is 0 but for merged small files. */
 static int serve_file(struct server *srv, struct http_req *req, struct http_reply *rep, int fd,
-                      const struct stat *st, const char *rel)
+                      uint64_t base, const struct stat *st, const char *rel)
 {
     const char *ws = http_req_arg(req, "width"), *hs = http_req_arg(req, "height");
     if ((ws || hs) && srv->cfg.enable_image_resize && image_supported(rel)) {
@@ -269,7 +274,7 @@ static int serve_file(struct server *srv, struct http_req *req, struct http_repl
             return ERR_PARAM;
         }
         if (w || h)
-            return serve_resized(srv, req, rep, fd, st, rel, w, h);
+            return serve_resized(srv, req, rep, fd, base, st, rel, w, h);
     }
     char etag[64], lm[64];
     uint64_t size = (uint64_t)st->st_size;
@@ -331,7 +336,7 @@ static int serve_file(struct server *srv, struct http_req *req, struct http_repl
     atomic_fetch_add(&srv->downloads, 1);
     if (len <= SMALL_FILE_MAX && req->method != HTTP_HEAD) {
         char *b = xmalloc(len + 1);
-        ssize_t r = len ? pread(fd, b, len, (off_t)start) : 0;
+        ssize_t r = len ? pread(fd, b, len, (off_t)(base + start)) : 0;
         close(fd);
         if (r < 0 || (uint64_t)r != len) {
             free(b);
@@ -340,7 +345,7 @@ static int serve_file(struct server *srv, struct http_req *req, struct http_repl
         http_reply_body_owned(rep, status, NULL, b, len);
         return 0;
     }
-    http_reply_fd(rep, status, fd, start, len);
+    http_reply_fd(rep, status, fd, base + start, len);
     return 0;
 }
 
@@ -374,9 +379,15 @@ int api_download(struct http_req *req, struct http_reply *rep, struct server *sr
     if ((strncmp(rel, "_tmp", 4) == 0 || strncmp(rel, "_big", 4) == 0) &&
         (rel[4] == '\0' || rel[4] == '/'))
         return -ENOENT;
+    /* a volume file whole would hand out every needle in it, deleted ones too */
+    if (content_is_volume_path(rel))
+        return -ENOENT;
     int fd = -1;
     struct stat st;
+    uint64_t base = 0;
     int rc = store_open_read(srv->store, rel, &fd, &st);
+    if (rc == -ENOENT && strncmp(rel, "haystack/", 9) == 0)
+        rc = content_open_haystack(srv, rel, &fd, &base, &st);
     if (rc == -ELOOP || rc == -EXDEV || rc == -ENOTDIR)
         rc = -ENOENT;
     if (srv->cfg.download_use_token || srv->cfg.enable_google_auth ||
@@ -419,7 +430,7 @@ int api_download(struct http_req *req, struct http_reply *rep, struct server *sr
         close(fd);
         return -ENOENT;
     }
-    return serve_file(srv, req, rep, fd, &st, rel);
+    return serve_file(srv, req, rep, fd, base, &st, rel);
 }
 
 int api_root(struct http_req *req, struct http_reply *rep, struct server *srv)

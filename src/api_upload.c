@@ -16,6 +16,7 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "content.h"
 #include "digest.h"
 #include "errcode.h"
 #include "fileinfo.h"
@@ -217,9 +218,22 @@ static int resolve_scene(struct server *srv, struct http_req *req, char *out, si
     return 0;
 }
 
-/* Fills name/rename/path/scene of fi from the form; digest, size, time already set. */
+/* Directories the server keeps for itself: go-fastdfs's work dirs and the volumes. */
+static bool reserved_dir(const char *dir)
+{
+    static const char *const reserved[] = {"_tmp", "_big", "haystack"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+        size_t l = strlen(reserved[i]);
+        if (strncmp(dir, reserved[i], l) == 0 && (dir[l] == '\0' || dir[l] == '/'))
+            return true;
+    }
+    return false;
+}
+
+/* Fills name/rename/path/scene of fi from the form; digest, size, time already set.
+ * *custom tells whether the client chose the directory. */
 static int decide_place(struct server *srv, struct http_req *req, const char *upname,
-                        struct file_info *fi, char *dir, size_t dircap)
+                        struct file_info *fi, char *dir, size_t dircap, bool *custom)
 {
     int rc = resolve_scene(srv, req, fi->scene, sizeof fi->scene);
     if (rc)
@@ -271,10 +285,11 @@ static int decide_place(struct server *srv, struct http_req *req, const char *up
 
     const char *cpath = http_req_arg(req, "path");
     if (srv->cfg.enable_custom_path && cpath && *cpath) {
-        if (path_normalize_rel(cpath, false, dir, dircap) < 0) {
+        if (path_normalize_rel(cpath, false, dir, dircap) < 0 || reserved_dir(dir)) {
             snprintf(req->errmsg, sizeof req->errmsg, "path not allowed");
             return ERR_BADPATH;
         }
+        *custom = true;
     } else {
         char dates[32];
         path_date_dirs((time_t)fi->timestamp, dates, sizeof dates);
@@ -284,16 +299,6 @@ static int decide_place(struct server *srv, struct http_req *req, const char *up
     }
     int n = snprintf(fi->path, sizeof fi->path, "files/%s", dir);
     return (n < 0 || (size_t)n >= sizeof fi->path) ? ERR_BADPATH : 0;
-}
-
-/* Does the record's file still exist with the recorded size? */
-static bool record_live(struct server *srv, const struct file_info *fi)
-{
-    char rel[PATH_MAX_REL + 8];
-    struct stat st;
-    if (fileinfo_rel(fi, rel, sizeof rel) < 0 || store_stat(srv->store, rel, &st) < 0)
-        return false;
-    return S_ISREG(st.st_mode) && st.st_size == fi->size;
 }
 
 /* Moves the temp file (or a hard link to an existing copy) to dir/<name>; on a name taken
@@ -320,7 +325,7 @@ static int place_file(struct server *srv, struct store_tmp *tmp, struct file_inf
         snprintf(rel, sizeof rel, "%s/%s", dir, cand);
         fileinfo_path_key_rel(rel, pk);
         if (meta_get_path(srv->meta, pk, &other) == 0 && strcmp(other.md5, fi->md5) == 0 &&
-            record_live(srv, &other)) {
+            content_live(srv, &other)) {
             *fi = other;
             return 1;
         }
@@ -332,7 +337,7 @@ static int place_file(struct server *srv, struct store_tmp *tmp, struct file_inf
 }
 
 static int commit_upload(struct server *srv, struct http_req *req, struct store_tmp *tmp,
-                         struct file_info *fi, const char *dir)
+                         struct file_info *fi, const char *dir, bool small)
 {
     struct file_info dups[DUPS_MAX];
     const char *link_src = NULL;
@@ -344,7 +349,7 @@ static int commit_upload(struct server *srv, struct http_req *req, struct store_
             return ndup;
     }
     for (int i = 0; i < ndup; i++) {
-        if (!record_live(srv, &dups[i])) {
+        if (!content_live(srv, &dups[i])) {
             /* an index entry whose bytes are gone must not swallow this upload */
             log_warn("upload", "dropping stale record %s/%s", dups[i].path,
                      fileinfo_disk_name(&dups[i]));
@@ -355,9 +360,13 @@ static int commit_upload(struct server *srv, struct http_req *req, struct store_
             *fi = dups[i];
             return 1; /* same content, same scene: go-fastdfs answers with the first record */
         }
-        if (!link_src && fileinfo_rel(&dups[i], src_rel, sizeof src_rel) == 0)
+        if (!link_src && dups[i].volume <= 0 &&
+            fileinfo_rel(&dups[i], src_rel, sizeof src_rel) == 0)
             link_src = src_rel; /* other scene: its own path, but one copy of the bytes */
     }
+    /* a small file goes into a volume (a needle is not hard-linked: it is small) */
+    if (small)
+        return content_commit_small(srv, tmp, fi, true, true, NULL, 0);
     size_t tl;
     char *info = fileinfo_to_text(fi, &tl);
     if (info && !link_src)
@@ -420,7 +429,7 @@ static int instant_upload(struct server *srv, struct http_req *req, struct http_
     }
     struct file_info fi;
     rc = api_lookup(srv, req, &fi);
-    if (rc == 0 && !record_live(srv, &fi))
+    if (rc == 0 && !content_live(srv, &fi))
         rc = -ENOENT;
     if (rc)
         return rc;
@@ -457,14 +466,16 @@ int api_upload_commit(struct server *srv, struct http_req *req, struct store_tmp
         fi.expire_at = fi.timestamp + (int64_t)secs;
     }
     char dir[PATH_MAX_REL + 1];
-    int rc = decide_place(srv, req, upname, &fi, dir, sizeof dir);
+    bool custom = false;
+    int rc = decide_place(srv, req, upname, &fi, dir, sizeof dir, &custom);
     if (rc)
         return rc;
     if ((rc = auth_google(srv, req, fi.scene)))
         return rc;
     pthread_mutex_t *lk = server_digest_lock(srv, fi.md5);
     pthread_mutex_lock(lk);
-    rc = commit_upload(srv, req, tmp, &fi, dir);
+    /* merged unless the client chose the place: a chosen path is kept */
+    rc = commit_upload(srv, req, tmp, &fi, dir, !custom && content_mergeable(srv, fi.size));
     pthread_mutex_unlock(lk);
     if (rc < 0)
         return rc;

@@ -80,6 +80,10 @@ json_t *fileinfo_to_json(const struct file_info *fi)
         json_object_set_new(o, "timeMs", json_integer(fi->time_ms));
     if (fi->expire_at)
         json_object_set_new(o, "expireAt", json_integer(fi->expire_at));
+    if (fi->volume > 0) {
+        json_object_set_new(o, "volume", json_integer(fi->volume));
+        json_object_set_new(o, "volumeOffset", json_integer(fi->vol_off));
+    }
     return o;
 }
 
@@ -144,6 +148,8 @@ int fileinfo_from_text(struct file_info *fi, const char *text, size_t len)
     rc = rc ? rc : get_int(o, "offset", &fi->offset);
     rc = rc ? rc : get_int(o, "timeMs", &fi->time_ms);
     rc = rc ? rc : get_int(o, "expireAt", &fi->expire_at);
+    rc = rc ? rc : get_int(o, "volume", &fi->volume);
+    rc = rc ? rc : get_int(o, "volumeOffset", &fi->vol_off);
     json_t *peers = json_object_get(o, "peers");
     if (rc == 0 && peers && !json_is_null(peers) && !json_is_array(peers))
         rc = ERR_BADREQ;
@@ -161,7 +167,8 @@ int fileinfo_from_text(struct file_info *fi, const char *text, size_t len)
     if (rc)
         return rc;
     /* a record decides where bytes are written: confine it */
-    if (fi->size < 0 || (fi->name[0] && path_check_name(fi->name) < 0) ||
+    if (fi->size < 0 || fi->volume < 0 || fi->volume > 999999999 || fi->vol_off < 0 ||
+        (fi->name[0] && path_check_name(fi->name) < 0) ||
         (fi->rename[0] && path_check_name(fi->rename) < 0))
         return ERR_BADREQ;
     if (fi->path[0]) {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "content.h"
 #include "fileinfo.h"
 #include "log.h"
 #include "meta.h"
@@ -65,12 +66,11 @@ static long long remove_all(struct server *srv, struct victims *s)
     long long done = 0;
     for (size_t i = 0; i < s->n; i++) {
         struct file_info *fi = &s->v[i];
-        char rel[PATH_MAX_REL + 8];
         pthread_mutex_t *lk = server_digest_lock(srv, fi->md5);
         pthread_mutex_lock(lk);
         int rc = sync_index(srv, fi, false, true, NULL, 0);
-        if (rc == 0 && fileinfo_rel(fi, rel, sizeof rel) == 0)
-            store_unlink(srv->store, rel);
+        if (rc == 0)
+            content_remove(srv, fi);
         pthread_mutex_unlock(lk);
         done += rc == 0;
     }
@@ -131,6 +131,7 @@ static void *sweeper(void *arg)
         if (stop)
             break;
         lifecycle_expire_now(srv);
+        content_compact_due(srv);
     }
     return NULL;
 }

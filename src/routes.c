@@ -57,6 +57,8 @@ const struct route routes_table[] = {
      "configuration: action=get (secrets redacted), set (cfg=<json>, saved), reload (apply)"},
     {"/remove_empty_dir", ROUTE_GROUP, MUT_, ACCESS_ADMIN, BODY_FORM, api_remove_empty_dir, 0,
      0, "remove empty directories below files/ older than two minutes"},
+    {"/compact", ROUTE_GROUP, MUT_, ACCESS_ADMIN, BODY_FORM, api_compact, 0, 0,
+     "rewrite small-file volumes with at least percent= (default merge_compact_percent) deleted"},
     {"/backup", ROUTE_GROUP, MUT_, ACCESS_ADMIN, BODY_FORM, api_backup, 0, 0,
      "write a day's records (date=yyyymmdd) to data/backup/<date>.jsonl"},
     {"/expire", ROUTE_GROUP, MUT_, ACCESS_ADMIN, BODY_FORM, api_expire, 0, 0,

@@ -15,6 +15,7 @@
 
 #include "alarm.h"
 #include "api.h"
+#include "content.h"
 #include "errcode.h"
 #include "fileinfo.h"
 #include "groups.h"
@@ -94,6 +95,11 @@ int server_init(struct server *srv, const char *root, const char *cfg_path, char
         snprintf(err, errcap, "cannot open the index %s (is another node using it?)", p);
         return rc;
     }
+    if ((rc = content_open_volumes(srv)) < 0) {
+        snprintf(err, errcap, "cannot open the small-file volumes below %s: %s", srv->root,
+                 errcode_str(rc));
+        return rc;
+    }
     return 0;
 }
 
@@ -153,6 +159,7 @@ void server_fini(struct server *srv)
     groups_stop(srv);
     peer_client_free(srv->authc);
     srv->authc = NULL;
+    content_close_volumes(srv);
     meta_close(srv->meta);
     srv->meta = NULL;
     store_close(srv->store);
@@ -230,8 +237,8 @@ static int rebuild_one(void *ctx, const char *dir, const char *name, const struc
     if (st->st_size == 0 || path_check_name(name) < 0)
         return 0;
     int n = snprintf(rel, sizeof rel, "%s%s%s", dir, *dir ? "/" : "", name);
-    if (n < 0 || (size_t)n >= sizeof rel)
-        return 0;
+    if (n < 0 || (size_t)n >= sizeof rel || content_is_volume_path(rel))
+        return 0; /* volumes are read needle by needle, go-fastdfs's by their URLs */
     /* a file deleted while the node crashed between index and unlink: finish the delete */
     char pk[DIGEST_HEX_MAX], tkey[64], *tv = NULL;
     size_t tvl;
@@ -292,10 +299,7 @@ static int rebuild_one(void *ctx, const char *dir, const char *name, const struc
 static int drop_dead(void *ctx, const struct file_info *fi)
 {
     struct server *srv = ctx;
-    char rel[PATH_MAX_REL + 8];
-    struct stat st;
-    if (fileinfo_rel(fi, rel, sizeof rel) < 0 || store_stat(srv->store, rel, &st) < 0 ||
-        !S_ISREG(st.st_mode))
+    if (!content_live(srv, fi))
         meta_del(srv->meta, fi);
     return 0;
 }
@@ -308,6 +312,7 @@ long long server_rebuild_meta(struct server *srv)
     free(rb.chunk);
     if (rc < 0)
         return rc;
+    rb.n += content_rebuild_volumes(srv);
     rc = meta_scan(srv->meta, drop_dead, srv);
     if (rc < 0)
         return rc;
@@ -327,11 +332,7 @@ long long server_restore_meta(struct server *srv, const char *path)
     /* bounded: a backup line is one record, far below 64 KiB */
     while ((n = getline(&line, &cap, f)) > 0 && n < 65536) {
         struct file_info fi;
-        char rel[PATH_MAX_REL + 8];
-        struct stat st;
-        if (fileinfo_from_text(&fi, line, (size_t)n) < 0 ||
-            fileinfo_rel(&fi, rel, sizeof rel) < 0 || store_stat(srv->store, rel, &st) < 0 ||
-            !S_ISREG(st.st_mode) || st.st_size != fi.size) {
+        if (fileinfo_from_text(&fi, line, (size_t)n) < 0 || !content_live(srv, &fi)) {
             skipped++; /* an index entry only for bytes that are really there */
             continue;
         }

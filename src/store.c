@@ -128,7 +128,7 @@ int store_tmp_create(struct store *s, struct store_tmp *t)
         int n = snprintf(t->name, sizeof t->name, "up-");
         for (size_t i = 0; i < sizeof rnd; i++)
             n += snprintf(t->name + n, sizeof t->name - (size_t)n, "%02x", rnd[i]);
-        int fd = openat(s->tmp_fd, t->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        int fd = openat(s->tmp_fd, t->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd >= 0) {
             t->fd = fd;
             return 0;
@@ -271,6 +271,11 @@ int store_unlink(struct store *s, const char *rel)
         rc = fsbarrier_sync(s->barrier, dfd);
     close(dfd);
     return rc;
+}
+
+int store_sync(struct store *s, int fd)
+{
+    return fsbarrier_sync(s->barrier, fd);
 }
 
 int store_open_read(struct store *s, const char *rel, int *fd, struct stat *st)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "content.h"
 #include "digest.h"
 #include "errcode.h"
 #include "fileinfo.h"
@@ -315,13 +316,11 @@ static bool deleted_after(struct server *srv, const struct file_info *fi)
 
 static bool have_live(struct server *srv, const struct file_info *fi)
 {
-    char pk[DIGEST_HEX_MAX], rel[PATH_MAX_REL + 8];
+    char pk[DIGEST_HEX_MAX];
     struct file_info cur;
-    struct stat st;
     fileinfo_path_key(fi, pk);
     return meta_get_path(srv->meta, pk, &cur) == 0 && strcmp(cur.md5, fi->md5) == 0 &&
-           fileinfo_rel(&cur, rel, sizeof rel) == 0 && store_stat(srv->store, rel, &st) == 0 &&
-           S_ISREG(st.st_mode) && st.st_size == cur.size;
+           content_live(srv, &cur);
 }
 
 /* ---- fetching a copy from a peer ---- */
@@ -380,10 +379,14 @@ static int fetch_copy(struct sync *s, const char *base, const struct file_info *
 }
 
 /* Commits a verified copy at the record's own path, never over different content. */
-static int commit_copy(struct sync *s, struct store_tmp *t, const struct file_info *fi,
+static int commit_copy(struct sync *s, struct store_tmp *t, const struct file_info *peer_fi,
                        const struct meta_kv *extra, size_t nextra)
 {
     struct server *srv = s->srv;
+    /* where the sender keeps the bytes means nothing here */
+    struct file_info in = *peer_fi;
+    in.volume = in.vol_off = 0;
+    const struct file_info *fi = &in;
     char dir[PATH_MAX_REL + 8];
     const char *d = fi->path;
     if (strncmp(d, "files/", 6) == 0)
@@ -398,6 +401,12 @@ static int commit_copy(struct sync *s, struct store_tmp *t, const struct file_in
         rc = ERR_DELETED;
     } else if (have_live(srv, fi)) {
         rc = meta_write(srv->meta, NULL, false, extra, nextra);
+    } else if (content_merged_name(fi) && content_mergeable(srv, fi->size)) {
+        /* a merged file goes into this node's own volume, under the name it came with */
+        struct file_info rec = *fi;
+        if (srv->cfg.host)
+            fileinfo_add_peer(&rec, srv->cfg.host);
+        rc = content_commit_small(srv, t, &rec, false, false, extra, nextra);
     } else {
         size_t tl;
         char *info = fileinfo_to_text(fi, &tl);
@@ -552,14 +561,12 @@ static void apply_answer(struct sync *s, struct peer_state *p, struct job *j, co
         pthread_mutex_lock(lk);
         struct file_info cur;
         if (meta_get_path(srv->meta, pk, &cur) == 0 && strcmp(cur.md5, j->fi.md5) == 0) {
-            char rel[PATH_MAX_REL + 8];
             struct meta_kv done;
             snprintf(done.key, sizeof done.key, "%s", j->key);
             done.val = NULL;
             done.vlen = 0;
-            if (sync_index(srv, &cur, false, false, &done, 1) == 0 &&
-                fileinfo_rel(&cur, rel, sizeof rel) == 0)
-                store_unlink(srv->store, rel);
+            if (sync_index(srv, &cur, false, false, &done, 1) == 0)
+                content_remove(srv, &cur);
         } else {
             job_remove(s, j->key);
         }
@@ -715,6 +722,7 @@ static int enqueue_pull(struct sync *s, const struct file_info *fi, const char *
     snprintf(j.key, sizeof j.key, "f/%s", pk);
     snprintf(j.op, sizeof j.op, "pull");
     j.fi = *fi;
+    j.fi.volume = j.fi.vol_off = 0;
     if (src)
         snprintf(j.src, sizeof j.src, "%s", src);
     int rc = job_store(s, &j);
@@ -772,13 +780,9 @@ int sync_receive_delete(struct server *srv, const char *pathkey, const char *md5
         if (cur.time_ms > t) { /* our copy is a newer upload than that delete: keep it */
             rc = meta_write(srv->meta, NULL, false, kv, 1);
         } else {
-            char rel[PATH_MAX_REL + 8];
             rc = sync_index(srv, &cur, false, false, kv, 2);
-            if (rc == 0 && fileinfo_rel(&cur, rel, sizeof rel) == 0) {
-                rc = store_unlink(srv->store, rel);
-                if (rc == -ENOENT)
-                    rc = 0;
-            }
+            if (rc == 0)
+                rc = content_remove(srv, &cur);
         }
     } else {
         /* never had it (or a different content): remember the delete all the same */
@@ -1091,18 +1095,25 @@ static int scrub_cb(void *ctx, const struct file_info *fi)
     struct scrub_ctx *c = ctx;
     struct server *srv = c->s->srv;
     char rel[PATH_MAX_REL + 8];
-    if (fi->offset != -1 || fileinfo_rel(fi, rel, sizeof rel) < 0)
-        return 0;
+    if (fi->offset == -2 || fileinfo_rel(fi, rel, sizeof rel) < 0)
+        return 0; /* adopted files have no digest of their bytes to check against */
     int fd = -1;
     struct stat st;
+    uint64_t base = 0;
     bool bad = false;
-    if (store_open_read(srv->store, rel, &fd, &st) < 0) {
+    if (content_open(srv, fi, &fd, &base, &st) < 0) {
         bad = true;
     } else {
         struct digest *d = digest_new(strlen(fi->md5) == 40 ? DIGEST_SHA1 : DIGEST_MD5);
         ssize_t n;
-        while (d && (n = read(fd, c->chunk, HASH_CHUNK)) > 0)
+        uint64_t left = (uint64_t)st.st_size, at = base;
+        while (d && left > 0 &&
+               (n = pread(fd, c->chunk, left < HASH_CHUNK ? (size_t)left : HASH_CHUNK,
+                          (off_t)at)) > 0) {
             digest_update(d, c->chunk, (size_t)n);
+            left -= (uint64_t)n;
+            at += (uint64_t)n;
+        }
         close(fd);
         char hex[DIGEST_HEX_MAX] = "";
         if (d) {
@@ -1124,7 +1135,7 @@ static int scrub_cb(void *ctx, const struct file_info *fi)
     pthread_mutex_t *lk = server_digest_lock(srv, fi->md5);
     pthread_mutex_lock(lk);
     meta_del(srv->meta, fi);
-    store_unlink(srv->store, rel);
+    content_remove(srv, fi);
     pthread_mutex_unlock(lk);
     enqueue_pull(c->s, fi, NULL);
     c->corrupt++;

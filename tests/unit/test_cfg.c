@@ -24,7 +24,7 @@
 /* The test's own view of struct cfg: B bool, I int64_t, S char *, L struct cfg_strlist. */
 #define CFG_FIELDS(X)                                                                      \
     X(addr, S) X(enable_https, B) X(peer_id, S) X(host, S) X(peers, L) X(group, S)        \
-    X(support_group_manage, B) X(enable_merge_small_file, B) X(enable_image_resize, B)    \
+    X(support_group_manage, B) X(enable_merge_small_file, B) X(merge_volume_size, I) X(merge_compact_percent, I) X(merge_compact_interval, I) X(enable_image_resize, B)    \
     X(image_max_width, I) X(image_max_height, I) X(extensions, L) X(refresh_interval, I)  \
     X(enable_trim_file_name_special_char, B) X(rename_file, B) X(enable_web_upload, B)    \
     X(enable_pprof_debug, B) X(enable_custom_path, B) X(download_domain, S) X(scenes, L)  \

@@ -1067,6 +1067,7 @@ static const char *const reloadable[] = {
     "download_use_token", "download_token_expire", "enable_google_auth", "google_auth_window",
     "enable_download_auth", "enable_cross_origin", "max_upload_size", "auth_timeout",
     "image_max_width", "image_max_height", "enable_image_resize", "retry_count",
+    "merge_compact_percent", "merge_compact_interval",
 };
 
 static bool field_equal(const struct key *k, const struct cfg *a, const struct cfg *b)

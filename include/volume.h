@@ -29,8 +29,9 @@ struct needle {
 };
 
 /* Opens (creating) files/haystack/<peer_id>/ and finds the volumes already there: files that
- * start with our magic are ours; the highest of them, when not full, is appended to again.
- * Numbered files without it (go-fastdfs's haystack files) are left alone. */
+ * start with our magic are ours, all sealed (appends go to a new volume numbered above
+ * every file there). Numbered files without it (go-fastdfs's haystack files) are left
+ * alone. */
 int volumes_open(struct store *st, const char *peer_id, uint64_t max_size, struct volumes **out);
 void volumes_close(struct volumes *v);
 /* "haystack/<peer_id>", relative to files/. */

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "fileinfo.h"
 #include "log.h"
 #include "meta.h"
@@ -73,7 +74,7 @@ static int open_needle(struct server *srv, const struct file_info *fi, int *fd,
 {
     if (!srv->volumes)
         return -ENOENT;
-    int f;
+    int f = -1;
     int rc = volumes_open_read(srv->volumes, (uint32_t)fi->volume, &f);
     if (rc < 0)
         return rc;
@@ -154,7 +155,7 @@ static int open_legacy(struct server *srv, const char *rel, int *fd, uint64_t *b
     int n = snprintf(vrel, sizeof vrel, "%.*s%u", (int)(name - rel), rel, vol);
     if (n < 0 || (size_t)n >= sizeof vrel)
         return -ENOENT;
-    int f;
+    int f = -1;
     int rc = store_open_read(srv->store, vrel, &f, st);
     if (rc < 0)
         return rc;
@@ -409,7 +410,24 @@ void content_compact_due(struct server *srv)
 struct rebuild_ctx {
     struct server *srv;
     long long n;
+    char *buf;
 };
+
+/* Do the needle's bytes hash to the digest its record names? (An append cut short by a
+ * crash can leave an intact header over bytes that never arrived.) */
+static bool needle_intact(struct rebuild_ctx *c, const struct needle *n, const char *md5)
+{
+    if (volumes_read_needle(c->srv->volumes, n, c->buf, NEEDLE_INFO_MAX + VOLUME_SMALL_MAX) < 0)
+        return false;
+    struct digest *d = digest_new(strlen(md5) == 40 ? DIGEST_SHA1 : DIGEST_MD5);
+    if (!d)
+        return false;
+    char hex[DIGEST_HEX_MAX];
+    digest_update(d, c->buf + n->info_len, (size_t)n->data_len);
+    digest_final_hex(d, hex);
+    digest_free(d);
+    return strcmp(hex, md5) == 0;
+}
 
 static int rebuild_cb(void *ctx, const struct needle *n, const char *info)
 {
@@ -439,7 +457,7 @@ static int rebuild_cb(void *ctx, const struct needle *n, const char *info)
         return 0;
     fi.volume = n->vol;
     fi.vol_off = (int64_t)n->off;
-    if (fi.size != (int64_t)n->data_len)
+    if (fi.size != (int64_t)n->data_len || !needle_intact(c, n, fi.md5))
         return 0;
     if (sync_index(srv, &fi, true, false, NULL, 0) == 0)
         c->n++;
@@ -452,9 +470,10 @@ long long content_rebuild_volumes(struct server *srv)
         return 0;
     uint32_t *nums = xcalloc(LIST_MAX, sizeof *nums);
     size_t nv = volumes_list(srv->volumes, nums, NULL, LIST_MAX, NULL);
-    struct rebuild_ctx c = {srv, 0};
+    struct rebuild_ctx c = {srv, 0, xmalloc(NEEDLE_INFO_MAX + VOLUME_SMALL_MAX)};
     for (size_t i = 0; i < nv; i++)
         volumes_scan(srv->volumes, nums[i], rebuild_cb, &c);
+    free(c.buf);
     free(nums);
     return c.n;
 }

@@ -393,7 +393,7 @@ static int commit_copy(struct sync *s, struct store_tmp *t, const struct file_in
         d += 6;
     else if (strcmp(d, "files") == 0)
         d = "";
-    snprintf(dir, sizeof dir, "%s", d);
+    snprintf(dir, sizeof dir, "%.*s", (int)sizeof dir - 1, d);
     pthread_mutex_t *lk = server_digest_lock(srv, fi->md5);
     pthread_mutex_lock(lk);
     int rc;

@@ -219,21 +219,12 @@ static int load(struct volumes *v)
             add_vol(v, num, align8((uint64_t)st.st_size));
     }
     closedir(d);
-    qsort(v->v, v->n, sizeof *v->v, cmp_vol);
+    if (v->n > 1)
+        qsort(v->v, v->n, sizeof *v->v, cmp_vol);
+    /* every volume found is sealed: a crash may have left a needle whose header is intact
+     * but whose bytes are not, and an append after it would land inside the span that
+     * header claims, where a scan would never look for it */
     v->next = maxnum + 1;
-    /* go on appending to the newest volume when it is the newest file here and has room */
-    if (v->n) {
-        struct vol *last = &v->v[v->n - 1];
-        if (last->num == maxnum && last->end < v->max_size) {
-            char name[16];
-            snprintf(name, sizeof name, "%u", last->num);
-            last->wfd = openat(v->dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-            if (last->wfd >= 0) {
-                last->sealed = false;
-                v->active = last;
-            }
-        }
-    }
     return 0;
 }
 
@@ -477,7 +468,7 @@ int volumes_read_needle(struct volumes *v, const struct needle *n, char *buf, si
 {
     if (cap < (size_t)n->info_len + n->data_len)
         return -ENOBUFS;
-    int fd;
+    int fd = -1;
     int rc = volumes_open_read(v, n->vol, &fd);
     if (rc < 0)
         return rc;
@@ -488,7 +479,7 @@ int volumes_read_needle(struct volumes *v, const struct needle *n, char *buf, si
 
 int volumes_scan(struct volumes *v, uint32_t vol, volume_needle_fn cb, void *ctx)
 {
-    int fd;
+    int fd = -1;
     int rc = volumes_open_read(v, vol, &fd);
     if (rc < 0)
         return rc;

@@ -367,3 +367,19 @@ def test_merged_files_replicate_delete_and_repair(start_node):
     # the others are untouched
     for j, data in items[2:]:
         assert get_path(b, j["path"]).content == data
+
+
+def test_download_miss_fetches_a_merged_file(start_node):
+    # A replicates to nobody; B knows A and fetches on a miss into its own volume
+    a, b = make_cluster(start_node, 2, peers_of=[[0], [0, 1]], extra=MERGE)[0]
+    data = payload(6000)
+    j = upload_json(a, data, token() + ".txt")
+    assert "/haystack/101/" in j["path"]
+    assert file_info(b, j["md5"])[0] == 404
+    r = get_path(b, j["path"], timeout=(5, 20))
+    assert r.status_code == 200 and r.content == data, describe(r)
+    st, info = file_info(b, j["md5"])
+    assert st == 200 and info["volume"] >= 1, info
+    assert not _vol_dir(b, "101").exists() and _volumes(b, "102")
+    r = requests.get(b.url + j["path"], headers={"Range": "bytes=5990-"}, timeout=T)
+    assert r.status_code == 206 and r.content == data[5990:]

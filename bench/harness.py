@@ -346,13 +346,18 @@ def phase_http(opts, res, binary, work, cache, files, big_path):
         up_cases = (("4k", 4096, "req/s", ("ratio>=", 0.5, "≥ 0.5× nginx PUT")),
                     ("100k", 100 * 1024, "MB/s", ("ratio>=", 1.0, "≥ 1.0× nginx PUT")))
         variants = [("group", fs)]
-        fs_file = None
+        extra = []
         if not opts.no_file_mode:
-            fs_file = procs.Fileserver(binary, os.path.join(work, "fs-file-root"),
-                                       cfg={"sync_mode": "file"})
-            variants.append(("file", fs_file))
+            extra.append(("file", procs.Fileserver(binary, os.path.join(work, "fs-file-root"),
+                                                   cfg={"sync_mode": "file"})))
+        # small files merged into volumes: one write and one (group) sync per upload
+        extra.append(("group, merged", procs.Fileserver(
+            binary, os.path.join(work, "fs-merge-root"),
+            cfg={"enable_merge_small_file": True})))
+        variants += extra
+        others = [s for _m, s in extra]
         for mode, srv in variants:
-            if srv is fs_file:
+            if srv in others:
                 srv.start()
             for cls, size, unit, target in up_cases:
                 def one(s, size=size):
@@ -373,7 +378,7 @@ def phase_http(opts, res, binary, work, cache, files, big_path):
                 if mode == "group":
                     for name, rs in per.items():
                         hwm_up64[name] = max([hwm_up64[name]] + [r["hwm_kib"] for r in rs])
-            if srv is fs_file:
+            if srv in others:
                 srv.stop()
         res.row("RSS peak, upload runs at 64 connections (VmHWM)", "MiB",
                 hwm_up64[fs.name] / 1024, hwm_up64[ngx.name] / 1024,

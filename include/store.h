@@ -13,7 +13,19 @@ struct store_tmp {
     int fd;
     char name[40];
     uint64_t size;
+    /* a small upload bound for a volume stays in memory: a temp file created and unlinked
+     * for each one makes ext4's inode allocator crawl past every recently freed inode */
+    char *mem;
+    size_t memcap;
+    struct store *owner;
 };
+
+/* An empty temp (nothing created): safe to discard. */
+void store_tmp_init(struct store_tmp *t);
+/* A temp held in memory up to cap bytes; a write beyond cap, a commit or set_info turns it
+ * into a file (store_tmp_spill). */
+int store_tmp_create_mem(struct store *s, struct store_tmp *t, size_t cap);
+int store_tmp_spill(struct store_tmp *t);
 
 /* Opens (creating) <root>/files and <root>/data/tmp and empties data/tmp (leftovers of a
  * crash are never served and never committed). Durability uses group commit (syncfs)
@@ -23,8 +35,9 @@ void store_close(struct store *s);
 int store_files_fd(const struct store *s);
 
 int store_tmp_create(struct store *s, struct store_tmp *t);
+/* Writes to the file, or to memory for a memory temp (spilling to a file when full). */
 int store_tmp_write(struct store_tmp *t, const void *p, size_t n);
-/* Closes and unlinks; safe on a tmp that was never created (fd < 0). */
+/* Closes and unlinks (frees the memory of a memory temp); safe on an empty tmp. */
 void store_tmp_discard(struct store *s, struct store_tmp *t);
 /* Makes the temp file durable and moves it to <dir>/<name> (creating dir), never replacing
  * an existing file: returns -EEXIST then, leaving the temp in place. On success the temp

@@ -29,6 +29,7 @@
 #include "store.h"
 #include "strparse.h"
 #include "sync.h"
+#include "volume.h"
 #include "workq.h"
 #include "xalloc.h"
 
@@ -64,7 +65,12 @@ static int part_begin(void *ctx, const struct multipart_part *p)
     /* an empty filename is a plain field to Go's parser, and so to go-fastdfs */
     bool is_file = p->has_filename && p->filename[0];
     if (strcmp(p->name, "file") == 0 && is_file && !u->got_file) {
-        int rc = store_tmp_create(u->srv->store, &u->tmp);
+        /* a body that cannot hold a file of 1 MiB is bound for a volume: keep it in memory */
+        struct http_req *r = u->req;
+        bool small = r->has_length && r->content_length < VOLUME_SMALL_MAX &&
+                     content_mergeable(u->srv, 1);
+        int rc = small ? store_tmp_create_mem(u->srv->store, &u->tmp, (size_t)r->content_length)
+                       : store_tmp_create(u->srv->store, &u->tmp);
         if (rc < 0)
             return rc;
         u->dg = digest_new(u->srv->algo);
@@ -145,7 +151,7 @@ static int upload_begin(struct http_req *req, struct server *srv)
     struct upload *u = xcalloc(1, sizeof *u);
     u->srv = srv;
     u->req = req;
-    u->tmp.fd = -1;
+    store_tmp_init(&u->tmp);
     u->max = max;
     buf_init(&u->fval, FIELD_MAX);
     u->mp = multipart_new(boundary, &upload_cb, u);

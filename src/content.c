@@ -265,6 +265,8 @@ int content_commit_small(struct server *srv, struct store_tmp *tmp, struct file_
     if (!srv->volumes || tmp->size >= VOLUME_SMALL_MAX || (int64_t)tmp->size != fi->size)
         return -EINVAL;
     size_t len = (size_t)tmp->size;
+    if (tmp->mem)
+        return store_needle(srv, fi, tmp->mem, len, name_it, replicate, extra, nextra);
     char *data = xmalloc(len + 1);
     /* just written: this comes from the page cache */
     ssize_t r = pread(tmp->fd, data, len, 0);

@@ -117,11 +117,44 @@ int store_files_fd(const struct store *s)
     return s->files_fd;
 }
 
+void store_tmp_init(struct store_tmp *t)
+{
+    memset(t, 0, sizeof *t);
+    t->fd = -1;
+}
+
+int store_tmp_create_mem(struct store *s, struct store_tmp *t, size_t cap)
+{
+    store_tmp_init(t);
+    t->owner = s;
+    t->memcap = cap;
+    t->mem = xmalloc(cap ? cap : 1);
+    return 0;
+}
+
+static int tmp_write_fd(struct store_tmp *t, const char *c, size_t n);
+
+int store_tmp_spill(struct store_tmp *t)
+{
+    if (!t->mem)
+        return 0;
+    char *mem = t->mem;
+    uint64_t size = t->size;
+    t->mem = NULL;
+    int rc = store_tmp_create(t->owner, t);
+    if (rc == 0)
+        rc = tmp_write_fd(t, mem, (size_t)size);
+    free(mem);
+    return rc;
+}
+
 int store_tmp_create(struct store *s, struct store_tmp *t)
 {
     unsigned char rnd[12];
     t->fd = -1;
     t->size = 0;
+    t->mem = NULL;
+    t->owner = s;
     for (int tries = 0; tries < 8; tries++) {
         if (digest_random(rnd, sizeof rnd) < 0)
             return -EIO;
@@ -141,7 +174,21 @@ int store_tmp_create(struct store *s, struct store_tmp *t)
 
 int store_tmp_write(struct store_tmp *t, const void *p, size_t n)
 {
-    const char *c = p;
+    if (t->mem) {
+        if (t->size + n <= t->memcap) {
+            memcpy(t->mem + t->size, p, n);
+            t->size += n;
+            return 0;
+        }
+        int rc = store_tmp_spill(t);
+        if (rc < 0)
+            return rc;
+    }
+    return tmp_write_fd(t, p, n);
+}
+
+static int tmp_write_fd(struct store_tmp *t, const char *c, size_t n)
+{
     while (n > 0) {
         ssize_t w = write(t->fd, c, n);
         if (w < 0) {
@@ -158,6 +205,8 @@ int store_tmp_write(struct store_tmp *t, const void *p, size_t n)
 
 void store_tmp_discard(struct store *s, struct store_tmp *t)
 {
+    free(t->mem);
+    t->mem = NULL;
     if (t->fd < 0)
         return;
     close(t->fd);
@@ -166,6 +215,20 @@ void store_tmp_discard(struct store *s, struct store_tmp *t)
 }
 
 /* Splits rel into its directory fd (opened beneath files/) and the last segment. */
+static int open_dir_of(struct store *s, const char *dir, int *dfd);
+
+/* Opens dir below files/, creating it when missing: most uploads land in a directory
+ * that exists, and trying the mkdir of every level first costs a syscall per level. */
+static int open_dir_created_at(struct store *s, const char *dir, int *dfd)
+{
+    int rc = open_dir_of(s, dir, dfd);
+    if (rc != -ENOENT)
+        return rc;
+    if ((rc = path_mkdirs_at(s->files_fd, dir)) < 0)
+        return rc;
+    return open_dir_of(s, dir, dfd);
+}
+
 static int open_dir_of(struct store *s, const char *dir, int *dfd)
 {
     if (!*dir) {
@@ -184,13 +247,13 @@ int store_tmp_commit(struct store *s, struct store_tmp *t, const char *dir, cons
     int rc, dfd = -1;
     if (path_check_name(name) < 0)
         return -EINVAL;
+    if ((rc = store_tmp_spill(t)) < 0)
+        return rc;
     /* the bytes must be durable before the name appears, or a crash could expose a
      * partial file under its final name */
     if ((rc = fsbarrier_sync(s->barrier, t->fd)) < 0)
         return rc;
-    if (*dir && (rc = path_mkdirs_at(s->files_fd, dir)) < 0)
-        return rc;
-    if ((rc = open_dir_of(s, dir, &dfd)) < 0)
+    if ((rc = open_dir_created_at(s, dir, &dfd)) < 0)
         return rc;
     if (renameat2(s->tmp_fd, t->name, dfd, name, RENAME_NOREPLACE) < 0) {
         rc = -errno;
@@ -219,9 +282,7 @@ int store_link(struct store *s, const char *src_rel, const char *dir, const char
     const char *slash = strrchr(src_rel, '/');
     if (path_check_name(name) < 0)
         return -EINVAL;
-    if (*dir && (rc = path_mkdirs_at(s->files_fd, dir)) < 0)
-        return rc;
-    if ((rc = open_dir_of(s, dir, &dfd)) < 0)
+    if ((rc = open_dir_created_at(s, dir, &dfd)) < 0)
         return rc;
     /* resolve the source's directory beneath files/ too, so a planted link cannot escape */
     int sfd;
@@ -303,6 +364,9 @@ int store_stat(struct store *s, const char *rel, struct stat *st)
 
 int store_tmp_set_info(struct store_tmp *t, const char *json, size_t len)
 {
+    int rc = store_tmp_spill(t);
+    if (rc < 0)
+        return rc;
     return fsetxattr(t->fd, INFO_XATTR, json, len, 0) < 0 ? -errno : 0;
 }
 

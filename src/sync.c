@@ -347,13 +347,16 @@ static int fetch_copy(struct sync *s, const char *base, const struct file_info *
     struct server *srv = s->srv;
     char rel[PATH_MAX_REL + 8], upath[PATH_MAX_REL + 100], epath[sizeof upath * 3];
     struct fetch_ctx f = {.max = (uint64_t)fi->size};
-    f.tmp.fd = -1;
+    store_tmp_init(&f.tmp);
     if (fileinfo_rel(fi, rel, sizeof rel) < 0)
         return ERR_BADPATH;
     snprintf(upath, sizeof upath, "%s/%s", server_group_prefix(srv), rel);
     if (strparse_pct_encode(upath, true, epath, sizeof epath) < 0)
         return ERR_BADPATH;
-    int rc = store_tmp_create(srv->store, &f.tmp);
+    /* a copy bound for a volume needs no file of its own on the way */
+    int rc = content_merged_name(fi) && content_mergeable(srv, fi->size)
+                 ? store_tmp_create_mem(srv->store, &f.tmp, (size_t)fi->size)
+                 : store_tmp_create(srv->store, &f.tmp);
     if (rc < 0)
         return rc;
     f.dg = digest_new(strlen(fi->md5) == 40 ? DIGEST_SHA1 : DIGEST_MD5);

@@ -1118,7 +1118,7 @@ int tus_finish_prepare(struct tus *t, const char *id, struct store_tmp *tmp,
                        char digest[DIGEST_HEX_MAX])
 {
     struct slot *s = held(t, id);
-    tmp->fd = -1;
+    store_tmp_init(tmp);
     if (!s)
         return -EINVAL;
     struct tus_info i;

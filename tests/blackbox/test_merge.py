@@ -12,7 +12,8 @@ from pathlib import Path
 
 import requests
 
-from bbutil import T, describe, md5, payload, token, wait_for
+from bbutil import (T, describe, md5, multipart_stream, new_boundary, payload, token,
+                    wait_for)
 from clusterutil import file_info, get_path, make_cluster, repair, upload_json, wait_indexed
 
 MERGE = {"enable_merge_small_file": True}
@@ -383,3 +384,26 @@ def test_download_miss_fetches_a_merged_file(start_node):
     assert not _vol_dir(b, "101").exists() and _volumes(b, "102")
     r = requests.get(b.url + j["path"], headers={"Range": "bytes=5990-"}, timeout=T)
     assert r.status_code == 206 and r.content == data[5990:]
+
+
+def test_chunked_and_spilled_uploads_merge_too(start_node):
+    """A small upload starts in memory only when Content-Length says the whole body is under
+    1 MiB; without one (chunked) or with a larger body (another file part, ignored) it goes
+    to a temp file first and is merged all the same."""
+    n = start_node(MERGE)
+    data = payload(30000)
+    b = new_boundary()
+    r = requests.post(n.g + "/upload", data=multipart_stream(
+        [("output", "json")], "chunked.bin", [data[:10000], data[10000:]], b),
+        headers={"Content-Type": "multipart/form-data; boundary=" + b}, timeout=T)
+    assert r.status_code == 200, describe(r)
+    j = r.json()
+    assert URL_RE.match(j["path"]) and _get(n, j["path"]).content == data
+    # a body over 1 MiB whose file is small: a temp file, then merged all the same
+    small = payload(5000)
+    r = requests.post(n.g + "/upload", files={"file": ("s.bin", small),
+                                              "other": ("o.bin", b"y" * 1100000)},
+                      data={"output": "json"}, timeout=T)
+    assert r.status_code == 200, describe(r)
+    assert URL_RE.match(r.json()["path"]) and _get(n, r.json()["path"]).content == small
+    assert os.listdir(os.path.join(n.root, "data", "tmp")) == []

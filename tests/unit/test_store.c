@@ -361,6 +361,71 @@ static void test_discard_never_created(void **state)
     assert_int_equal(t.fd, -1);
 }
 
+/* ---- memory temps (small uploads bound for a volume) ---- */
+
+static void test_mem_tmp_stays_in_memory(void **state)
+{
+    struct fixture *f = *state;
+    char tmpdir[1024];
+    full(f, "data", "tmp", tmpdir, sizeof(tmpdir));
+    struct store_tmp t;
+    assert_int_equal(store_tmp_create_mem(f->s, &t, 16), 0);
+    assert_int_equal(t.fd, -1);
+    assert_int_equal(store_tmp_write(&t, "hello ", 6), 0);
+    assert_int_equal(store_tmp_write(&t, "world", 5), 0);
+    assert_int_equal(t.size, 11);
+    assert_memory_equal(t.mem, "hello world", 11);
+    assert_int_equal(count_entries(tmpdir), 0); /* no file was created */
+    store_tmp_discard(f->s, &t);
+    assert_null(t.mem);
+    store_tmp_discard(f->s, &t);
+}
+
+static void test_mem_tmp_spills_when_full(void **state)
+{
+    struct fixture *f = *state;
+    char tmpdir[1024], p[1024];
+    full(f, "data", "tmp", tmpdir, sizeof(tmpdir));
+    struct store_tmp t;
+    assert_int_equal(store_tmp_create_mem(f->s, &t, 8), 0);
+    assert_int_equal(store_tmp_write(&t, "12345678", 8), 0);
+    assert_int_equal(t.fd, -1);
+    assert_int_equal(store_tmp_write(&t, "9", 1), 0); /* one byte over: a file now */
+    assert_null(t.mem);
+    assert_true(t.fd >= 0);
+    assert_int_equal(t.size, 9);
+    assert_int_equal(count_entries(tmpdir), 1);
+    assert_fd_content(t.fd, "123456789");
+    assert_int_equal(store_tmp_commit(f->s, &t, "d", "n.txt"), 0);
+    full(f, "files", "d/n.txt", p, sizeof(p));
+    assert_file_content(p, "123456789");
+}
+
+static void test_mem_tmp_commit_and_info_spill(void **state)
+{
+    struct fixture *f = *state;
+    char p[1024], info[64];
+    struct store_tmp t;
+    assert_int_equal(store_tmp_create_mem(f->s, &t, 100), 0);
+    assert_int_equal(store_tmp_write(&t, "abc", 3), 0);
+    int rc = store_tmp_set_info(&t, "{\"a\":1}", 7);
+    assert_true(rc == 0 || rc == -ENOTSUP);
+    assert_null(t.mem);
+    assert_int_equal(store_tmp_commit(f->s, &t, "", "m.txt"), 0);
+    full(f, "files", "m.txt", p, sizeof(p));
+    assert_file_content(p, "abc");
+    if (rc == 0) {
+        assert_int_equal(store_get_info(f->s, "m.txt", info, sizeof(info)), 0);
+        assert_string_equal(info, "{\"a\":1}");
+    }
+    /* a memory temp committed without set_info spills at the commit */
+    assert_int_equal(store_tmp_create_mem(f->s, &t, 100), 0);
+    assert_int_equal(store_tmp_write(&t, "xyz", 3), 0);
+    assert_int_equal(store_tmp_commit(f->s, &t, "", "m2.txt"), 0);
+    full(f, "files", "m2.txt", p, sizeof(p));
+    assert_file_content(p, "xyz");
+}
+
 /* ---- link and unlink ---- */
 
 static void test_link_same_inode(void **state)
@@ -872,6 +937,9 @@ int main(void)
         BOTH(test_commit_symlinked_dir_refused),
         BOTH(test_discard),
         BOTH(test_discard_never_created),
+        BOTH(test_mem_tmp_stays_in_memory),
+        BOTH(test_mem_tmp_spills_when_full),
+        BOTH(test_mem_tmp_commit_and_info_spill),
         BOTH(test_link_same_inode),
         BOTH(test_link_top_level),
         BOTH(test_link_refuses_existing),

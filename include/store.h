@@ -18,6 +18,7 @@ struct store_tmp {
     char *mem;
     size_t memcap;
     struct store *owner;
+    uint64_t flushed; /* bytes handed to writeback so far (large files) */
 };
 
 /* An empty temp (nothing created): safe to discard. */

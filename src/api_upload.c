@@ -20,6 +20,7 @@
 #include "digest.h"
 #include "errcode.h"
 #include "fileinfo.h"
+#include "hashpipe.h"
 #include "http_reply.h"
 #include "log.h"
 #include "meta.h"
@@ -34,6 +35,7 @@
 #include "xalloc.h"
 
 #define FIELD_MAX 4096
+#define HASHPIPE_MIN (8 * 1024 * 1024) /* below this a helper thread costs more than it saves */
 #define COLLISION_TRIES 100
 #define DUPS_MAX 16
 
@@ -44,6 +46,7 @@ struct upload {
     struct http_req *req;
     struct multipart *mp;
     struct digest *dg;
+    struct hashpipe *hp; /* large files: hashed on a helper thread instead of dg */
     struct store_tmp tmp;
     enum part_kind cur;
     bool got_file;
@@ -73,8 +76,9 @@ static int part_begin(void *ctx, const struct multipart_part *p)
                        : store_tmp_create(u->srv->store, &u->tmp);
         if (rc < 0)
             return rc;
-        u->dg = digest_new(u->srv->algo);
-        if (!u->dg)
+        if (r->has_length && r->content_length >= HASHPIPE_MIN)
+            u->hp = hashpipe_new(u->srv->algo);
+        if (!u->hp && !(u->dg = digest_new(u->srv->algo)))
             return -EIO;
         snprintf(u->upname, sizeof u->upname, "%s", p->filename);
         u->cur = PART_FILE;
@@ -96,7 +100,10 @@ static int part_data(void *ctx, const char *d, size_t n)
     case PART_FILE:
         if (u->max && u->tmp.size + n > u->max)
             return ERR_TOOBIG;
-        digest_update(u->dg, d, n);
+        if (u->hp)
+            hashpipe_update(u->hp, d, n);
+        else
+            digest_update(u->dg, d, n);
         return store_tmp_write(&u->tmp, d, n);
     case PART_FIELD:
         if (buf_append(&u->fval, d, n) < 0) {
@@ -173,6 +180,7 @@ void api_upload_cleanup(struct http_req *req)
     store_tmp_discard(u->srv->store, &u->tmp);
     if (u->dg)
         digest_free(u->dg);
+    hashpipe_free(u->hp);
     multipart_free(u->mp);
     buf_fini(&u->fval);
     free(u);
@@ -517,9 +525,14 @@ int api_upload(struct http_req *req, struct http_reply *rep, struct server *srv)
     if ((rc = api_upload_output(req, &output)))
         return rc;
     if (!u->committed) {
-        digest_final_hex(u->dg, u->digest);
-        digest_free(u->dg);
-        u->dg = NULL;
+        if (u->hp) {
+            hashpipe_final_hex(u->hp, u->digest);
+            u->hp = NULL;
+        } else {
+            digest_final_hex(u->dg, u->digest);
+            digest_free(u->dg);
+            u->dg = NULL;
+        }
         u->commit_srv = srv;
         /* park the request while a commit thread makes it durable: the HTTP thread goes on
          * serving, and concurrent commits share their syncs */

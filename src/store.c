@@ -153,6 +153,7 @@ int store_tmp_create(struct store *s, struct store_tmp *t)
     unsigned char rnd[12];
     t->fd = -1;
     t->size = 0;
+    t->flushed = 0;
     t->mem = NULL;
     t->owner = s;
     for (int tries = 0; tries < 8; tries++) {
@@ -187,8 +188,17 @@ int store_tmp_write(struct store_tmp *t, const void *p, size_t n)
     return tmp_write_fd(t, p, n);
 }
 
+#define WRITEBACK_STEP (16 * 1024 * 1024)
+
 static int tmp_write_fd(struct store_tmp *t, const char *c, size_t n)
 {
+    /* start writing a large file back while it still arrives, so the sync at its commit
+     * does not have to write all of it at once (asynchronous; errors surface at the sync) */
+    if (t->size - t->flushed >= WRITEBACK_STEP) {
+        sync_file_range(t->fd, (off_t)t->flushed, (off_t)(t->size - t->flushed),
+                        SYNC_FILE_RANGE_WRITE);
+        t->flushed = t->size;
+    }
     while (n > 0) {
         ssize_t w = write(t->fd, c, n);
         if (w < 0) {

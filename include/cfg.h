@@ -78,6 +78,7 @@ struct cfg {
     int64_t auth_cache_seconds;       /* cache accepted auth_url tokens (0: off) */
     char *https_ca_file;              /* CA for peers' HTTPS */
     int64_t max_connections_per_ip;   /* 0: no per-address limit */
+    int64_t download_cache_size;    /* bytes of small files cached for downloads (0: none) */
     int64_t lifecycle_interval;       /* seconds between expiry sweeps (0: none) */
     char *mail_host;                  /* smtp://host:port for alarm mail */
     char *mail_user, *mail_password, *mail_from;

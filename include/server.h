@@ -24,6 +24,7 @@ struct alarm;
 struct workq;
 struct peer_client;
 struct volumes;
+struct filecache;
 
 struct server {
     struct cfg cfg;
@@ -33,6 +34,7 @@ struct server {
     struct store *store;
     struct meta *meta;
     struct volumes *volumes;  /* small-file volumes; NULL on a node that never merged */
+    struct filecache *fcache; /* small downloads from memory; NULL when off */
     struct http_router router;
     struct http_server *http;
     struct sync *sync;        /* replication; NULL until sync_start */

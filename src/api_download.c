@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "content.h"
 #include "errcode.h"
+#include "filecache.h"
 #include "fileinfo.h"
 #include "http_range.h"
 #include "image.h"
@@ -258,9 +259,18 @@ static int serve_resized(struct server *srv, struct http_req *req, struct http_r
     return 0;
 }
 
-/* The file's bytes are [base, base + st_size) of fd: base is 0 but for merged small files. */
+/* Drops whichever source a reply did not use. */
+static void release(int fd, char *mem)
+{
+    if (fd >= 0)
+        close(fd);
+    free(mem);
+}
+
+/* The file's bytes are mem (owned, from the cache) when mem is set, else [base, base +
+ * st_size) of fd: base is 0 but for merged small files. */
 static int serve_file(struct server *srv, struct http_req *req, struct http_reply *rep, int fd,
-                      uint64_t base, const struct stat *st, const char *rel)
+                      uint64_t base, char *mem, const struct stat *st, const char *rel)
 {
     const char *ws = http_req_arg(req, "width"), *hs = http_req_arg(req, "height");
     if ((ws || hs) && srv->cfg.enable_image_resize && image_supported(rel)) {
@@ -273,7 +283,7 @@ static int serve_file(struct server *srv, struct http_req *req, struct http_repl
                      (long long)srv->cfg.image_max_width, (long long)srv->cfg.image_max_height);
             return ERR_PARAM;
         }
-        if (w || h)
+        if ((w || h) && !mem)
             return serve_resized(srv, req, rep, fd, base, st, rel, w, h);
     }
     char etag[64], lm[64];
@@ -296,7 +306,7 @@ static int serve_file(struct server *srv, struct http_req *req, struct http_repl
         not_modified = t != (time_t)-1 && st->st_mtime <= t;
     }
     if (not_modified) {
-        close(fd);
+        release(fd, mem);
         rep->status = 304;
         return 0;
     }
@@ -324,7 +334,7 @@ static int serve_file(struct server *srv, struct http_req *req, struct http_repl
                                (unsigned long long)size);
             break;
         case HTTP_RANGE_UNSAT:
-            close(fd);
+            release(fd, mem);
             http_reply_headerf(rep, "Content-Range", "bytes */%llu", (unsigned long long)size);
             return ERR_RANGE;
         default:
@@ -334,6 +344,12 @@ static int serve_file(struct server *srv, struct http_req *req, struct http_repl
         }
     }
     atomic_fetch_add(&srv->downloads, 1);
+    if (mem) {
+        if (start > 0 || len < size)
+            memmove(mem, mem + start, len);
+        http_reply_body_owned(rep, status, NULL, mem, len);
+        return 0;
+    }
     if (len <= SMALL_FILE_MAX && req->method != HTTP_HEAD) {
         char *b = xmalloc(len + 1);
         ssize_t r = len ? pread(fd, b, len, (off_t)(base + start)) : 0;
@@ -342,6 +358,8 @@ static int serve_file(struct server *srv, struct http_req *req, struct http_repl
             free(b);
             return -EIO;
         }
+        if (start == 0 && len == size)
+            filecache_put(srv->fcache, rel, b, len, st->st_mtime);
         http_reply_body_owned(rep, status, NULL, b, len);
         return 0;
     }
@@ -385,9 +403,23 @@ int api_download(struct http_req *req, struct http_reply *rep, struct server *sr
     int fd = -1;
     struct stat st;
     uint64_t base = 0;
-    int rc = store_open_read(srv->store, rel, &fd, &st);
-    if (rc == -ENOENT && strncmp(rel, "haystack/", 9) == 0)
-        rc = content_open_haystack(srv, rel, &fd, &base, &st);
+    char *mem = NULL;
+    size_t mlen = 0;
+    time_t mtime = 0;
+    int rc;
+    /* a hot small file comes from memory (a resize needs the original's descriptor) */
+    if (!http_req_arg(req, "width") && !http_req_arg(req, "height") &&
+        filecache_get(srv->fcache, rel, &mem, &mlen, &mtime) == 0) {
+        memset(&st, 0, sizeof st);
+        st.st_mode = S_IFREG | 0644;
+        st.st_size = (off_t)mlen;
+        st.st_mtime = mtime;
+        rc = 0;
+    } else {
+        rc = store_open_read(srv->store, rel, &fd, &st);
+        if (rc == -ENOENT && strncmp(rel, "haystack/", 9) == 0)
+            rc = content_open_haystack(srv, rel, &fd, &base, &st);
+    }
     if (rc == -ELOOP || rc == -EXDEV || rc == -ENOTDIR)
         rc = -ENOENT;
     if (srv->cfg.download_use_token || srv->cfg.enable_google_auth ||
@@ -400,8 +432,7 @@ int api_download(struct http_req *req, struct http_reply *rep, struct server *sr
         if (rc == 0 || indexed || req->resumed || req->peer_signed) {
             int arc = auth_download(srv, req, rel, indexed ? fi.md5 : "");
             if (arc) {
-                if (fd >= 0)
-                    close(fd);
+                release(fd, mem);
                 return arc;
             }
         }
@@ -430,7 +461,7 @@ int api_download(struct http_req *req, struct http_reply *rep, struct server *sr
         close(fd);
         return -ENOENT;
     }
-    return serve_file(srv, req, rep, fd, base, &st, rel);
+    return serve_file(srv, req, rep, fd, base, mem, &st, rel);
 }
 
 int api_root(struct http_req *req, struct http_reply *rep, struct server *srv)

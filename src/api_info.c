@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "build_info.h"
 #include "errcode.h"
+#include "filecache.h"
 #include "fileinfo.h"
 #include "http_reply.h"
 #include "http_server.h"
@@ -371,6 +372,14 @@ int api_metrics(struct http_req *req, struct http_reply *rep, struct server *srv
                 "fileserver_request_duration_seconds_sum %.6f\n"
                 "fileserver_request_duration_seconds_count %lld\n",
                 (double)atomic_load(&srv->lat_sum_us) / 1e6, cum);
+    size_t ce, cb;
+    filecache_stats(srv->fcache, &ce, &cb);
+    buf_appendf(&b,
+                "# TYPE fileserver_download_cache_entries gauge\n"
+                "fileserver_download_cache_entries %zu\n"
+                "# TYPE fileserver_download_cache_bytes gauge\n"
+                "fileserver_download_cache_bytes %zu\n",
+                ce, cb);
     sync_metrics(srv, &b);
     size_t len;
     char *body = buf_steal(&b, &len);

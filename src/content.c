@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "filecache.h"
 #include "fileinfo.h"
 #include "log.h"
 #include "meta.h"
@@ -190,11 +191,13 @@ int content_open_haystack(struct server *srv, const char *rel, int *fd, uint64_t
 
 int content_remove(struct server *srv, const struct file_info *fi)
 {
+    char rel[PATH_MAX_REL + 8];
+    if (fileinfo_rel(fi, rel, sizeof rel) == 0)
+        filecache_drop(srv->fcache, rel);
     if (fi->volume > 0)
         return srv->volumes ? volumes_mark_deleted(srv->volumes, (uint32_t)fi->volume,
                                                    (uint64_t)fi->vol_off)
                             : 0;
-    char rel[PATH_MAX_REL + 8];
     int rc = fileinfo_rel(fi, rel, sizeof rel);
     if (rc == 0)
         rc = store_unlink(srv->store, rel);

@@ -17,6 +17,7 @@
 #include "api.h"
 #include "content.h"
 #include "errcode.h"
+#include "filecache.h"
 #include "fileinfo.h"
 #include "groups.h"
 #include "lifecycle.h"
@@ -82,6 +83,7 @@ int server_init(struct server *srv, const char *root, const char *cfg_path, char
     if (log_level_parse(srv->cfg.log_level, &lvl) == 0)
         log_set_level(lvl);
     srv->algo = strcmp(srv->cfg.file_sum_arithmetic, "sha1") == 0 ? DIGEST_SHA1 : DIGEST_MD5;
+    srv->fcache = filecache_new((size_t)srv->cfg.download_cache_size);
     http_router_init(&srv->router, routes_table, routes_count, srv->cfg.group,
                      srv->cfg.support_group_manage);
 
@@ -160,6 +162,8 @@ void server_fini(struct server *srv)
     peer_client_free(srv->authc);
     srv->authc = NULL;
     content_close_volumes(srv);
+    filecache_free(srv->fcache);
+    srv->fcache = NULL;
     meta_close(srv->meta);
     srv->meta = NULL;
     store_close(srv->store);

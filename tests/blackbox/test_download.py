@@ -376,3 +376,64 @@ def test_absurd_ranges_no_crash(node, rng):
         a, b = cr[6:].split("/")[0].split("-")
         assert r.content == data[int(a):int(b) + 1]
     assert requests.get(node.url + "/healthz", timeout=T).status_code == 200
+
+
+# ---- small files from memory (download_cache_size) -----------------------------------------
+
+def test_cached_small_files_stay_correct(start_node):
+    """A small file is served from memory after its first download: ranges, HEAD and
+    conditional requests still work on it, a delete through the API is seen at once, and a
+    file changed or removed behind the server's back within a second (the entry's life)."""
+    n = start_node()
+    data = os.urandom(3000)
+    j = requests.post(n.g + "/upload", files={"file": ("c.bin", data)},
+                      data={"output": "json"}, timeout=10).json()
+    url = n.url + j["path"]
+    first = requests.get(url, timeout=10)
+    assert first.content == data
+    for _ in range(3):
+        r = requests.get(url, timeout=10)
+        assert r.status_code == 200 and r.content == data
+        assert r.headers["ETag"] == first.headers["ETag"]
+        assert r.headers["Last-Modified"] == first.headers["Last-Modified"]
+    r = requests.get(url, headers={"Range": "bytes=10-19"}, timeout=10)
+    assert r.status_code == 206 and r.content == data[10:20]
+    assert r.headers["Content-Range"] == f"bytes 10-19/{len(data)}"
+    r = requests.get(url, headers={"Range": "bytes=5000-"}, timeout=10)
+    assert r.status_code == 416
+    r = requests.head(url, timeout=10)
+    assert r.status_code == 200 and int(r.headers["Content-Length"]) == len(data)
+    assert requests.get(url, headers={"If-None-Match": first.headers["ETag"]},
+                        timeout=10).status_code == 304
+    m = requests.get(n.url + "/metrics", timeout=10).text
+    assert "fileserver_download_cache_entries 1\n" in m, m
+    assert requests.post(n.g + "/delete", data={"md5": j["md5"]}, timeout=10).status_code == 200
+    assert requests.get(url, timeout=10).status_code == 404
+    m = requests.get(n.url + "/metrics", timeout=10).text
+    assert "fileserver_download_cache_entries 0\n" in m, m
+
+    # behind the server's back: seen once the entry's second is over
+    ext = os.path.join(n.root, "files", "ext")
+    os.makedirs(ext)
+    with open(os.path.join(ext, "a.txt"), "wb") as f:
+        f.write(b"one")
+    assert requests.get(n.g + "/ext/a.txt", timeout=10).content == b"one"
+    with open(os.path.join(ext, "a.txt"), "wb") as f:
+        f.write(b"two!")
+    time.sleep(1.2)
+    assert requests.get(n.g + "/ext/a.txt", timeout=10).content == b"two!"
+    os.unlink(os.path.join(ext, "a.txt"))
+    time.sleep(1.2)
+    assert requests.get(n.g + "/ext/a.txt", timeout=10).status_code == 404
+
+
+def test_download_cache_off(start_node):
+    n = start_node({"download_cache_size": 0})
+    ext = os.path.join(n.root, "files", "ext")
+    os.makedirs(ext)
+    with open(os.path.join(ext, "a.txt"), "wb") as f:
+        f.write(b"one")
+    assert requests.get(n.g + "/ext/a.txt", timeout=10).content == b"one"
+    with open(os.path.join(ext, "a.txt"), "wb") as f:
+        f.write(b"two!")
+    assert requests.get(n.g + "/ext/a.txt", timeout=10).content == b"two!"

@@ -8,6 +8,7 @@ import concurrent.futures
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import requests
@@ -360,6 +361,7 @@ def test_merged_files_replicate_delete_and_repair(start_node):
         assert at > 0
         f.seek(at)
         f.write(bytes(x ^ 0x5A for x in d1))
+    time.sleep(1.2)  # a download may come from memory for a second (download_cache_size)
     assert get_path(b, j1["path"]).content != d1
     repair(b, force=True)
     wait_for(lambda: get_path(b, j1["path"]).content == d1, timeout=30, interval=0.25,

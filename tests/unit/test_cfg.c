@@ -36,7 +36,7 @@
     X(enable_tus, B) X(sync_timeout, I) X(read_timeout, I) X(write_timeout, I)            \
     X(idle_timeout, I) X(read_header_timeout, I) X(sync_worker, I) X(upload_worker, I)    \
     X(retry_count, I) X(sync_delay, I) X(enable_fsnotify, B) X(max_upload_size, I)        \
-    X(http_threads, I) X(log_level, S) X(cluster_secret, S) X(sync_mode, S) X(group_nodes, L) X(store_lookup, I) X(store_group, S) X(download_token_secret, S) X(google_auth_window, I) X(cors_origins, L) X(auth_timeout, I) X(https_ca_file, S) X(max_connections_per_ip, I) X(lifecycle_interval, I) X(mail_host, S) X(mail_user, S) X(mail_password, S) X(mail_from, S) X(alarm_disk_percent, I) X(alarm_peer_down, I) X(alarm_interval, I) X(auth_cache_seconds, I)
+    X(http_threads, I) X(log_level, S) X(cluster_secret, S) X(sync_mode, S) X(group_nodes, L) X(store_lookup, I) X(store_group, S) X(download_token_secret, S) X(google_auth_window, I) X(cors_origins, L) X(auth_timeout, I) X(https_ca_file, S) X(max_connections_per_ip, I) X(download_cache_size, I) X(lifecycle_interval, I) X(mail_host, S) X(mail_user, S) X(mail_password, S) X(mail_from, S) X(alarm_disk_percent, I) X(alarm_peer_down, I) X(alarm_interval, I) X(auth_cache_seconds, I)
 
 #define T_B bool
 #define T_I int64_t

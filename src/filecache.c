@@ -1,0 +1,193 @@
+/* A chained hash table of path -> bytes with an LRU list through the entries, under one
+ * mutex (lookups copy a few KiB and take well under a microsecond, so the HTTP threads do
+ * not queue on it). The budget counts content bytes plus a fixed overhead per entry. */
+#include "filecache.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xalloc.h"
+
+#define ENTRY_OVERHEAD 128 /* struct, key and allocator slack, roughly */
+
+struct entry {
+    struct entry *hnext;       /* hash chain */
+    struct entry *prev, *next; /* LRU: head is the most recent */
+    unsigned hash;
+    long long born_ms;
+    time_t mtime;
+    size_t len;
+    char *data;
+    char key[];
+};
+
+struct filecache {
+    pthread_mutex_t mu;
+    struct entry **buckets;
+    size_t nbuckets;
+    struct entry *head, *tail;
+    size_t budget, used, count;
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned hash_of(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+struct filecache *filecache_new(size_t budget)
+{
+    if (budget == 0)
+        return NULL;
+    struct filecache *c = xcalloc(1, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+    /* about one bucket per 4 KiB of budget: short chains for small files */
+    c->nbuckets = 64;
+    while (c->nbuckets < budget / 4096 && c->nbuckets < (1u << 20))
+        c->nbuckets *= 2;
+    c->buckets = xcalloc(c->nbuckets, sizeof *c->buckets);
+    c->budget = budget;
+    return c;
+}
+
+static void lru_unlink(struct filecache *c, struct entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void lru_front(struct filecache *c, struct entry *e)
+{
+    e->next = c->head;
+    e->prev = NULL;
+    if (c->head)
+        c->head->prev = e;
+    c->head = e;
+    if (!c->tail)
+        c->tail = e;
+}
+
+static struct entry **find_slot(struct filecache *c, const char *key, unsigned h)
+{
+    struct entry **p = &c->buckets[h & (c->nbuckets - 1)];
+    while (*p && ((*p)->hash != h || strcmp((*p)->key, key) != 0))
+        p = &(*p)->hnext;
+    return p;
+}
+
+static void remove_entry(struct filecache *c, struct entry **slot)
+{
+    struct entry *e = *slot;
+    *slot = e->hnext;
+    lru_unlink(c, e);
+    c->used -= e->len + ENTRY_OVERHEAD;
+    c->count--;
+    free(e->data);
+    free(e);
+}
+
+void filecache_free(struct filecache *c)
+{
+    if (!c)
+        return;
+    while (c->head)
+        remove_entry(c, find_slot(c, c->head->key, c->head->hash));
+    free(c->buckets);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+int filecache_get(struct filecache *c, const char *rel, char **data, size_t *len,
+                  time_t *mtime)
+{
+    if (!c)
+        return -ENOENT;
+    unsigned h = hash_of(rel);
+    pthread_mutex_lock(&c->mu);
+    struct entry **slot = find_slot(c, rel, h);
+    struct entry *e = *slot;
+    int rc = -ENOENT;
+    if (e && now_ms() - e->born_ms > FILECACHE_TTL_MS) {
+        remove_entry(c, slot); /* read it again from disk */
+    } else if (e) {
+        *data = xmalloc(e->len + 1);
+        memcpy(*data, e->data, e->len);
+        *len = e->len;
+        *mtime = e->mtime;
+        lru_unlink(c, e);
+        lru_front(c, e);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+void filecache_put(struct filecache *c, const char *rel, const void *data, size_t len,
+                   time_t mtime)
+{
+    size_t kl = strlen(rel);
+    if (!c || len > FILECACHE_ENTRY_MAX || len + ENTRY_OVERHEAD > c->budget || kl > 4096)
+        return;
+    struct entry *e = xmalloc(sizeof *e + kl + 1);
+    memcpy(e->key, rel, kl + 1);
+    e->hash = hash_of(rel);
+    e->data = xmalloc(len + 1);
+    memcpy(e->data, data, len);
+    e->len = len;
+    e->mtime = mtime;
+    e->born_ms = now_ms();
+    e->prev = e->next = e->hnext = NULL;
+    pthread_mutex_lock(&c->mu);
+    struct entry **slot = find_slot(c, rel, e->hash);
+    if (*slot)
+        remove_entry(c, slot);
+    while (c->tail && c->used + len + ENTRY_OVERHEAD > c->budget)
+        remove_entry(c, find_slot(c, c->tail->key, c->tail->hash));
+    e->hnext = c->buckets[e->hash & (c->nbuckets - 1)];
+    c->buckets[e->hash & (c->nbuckets - 1)] = e;
+    lru_front(c, e);
+    c->used += len + ENTRY_OVERHEAD;
+    c->count++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void filecache_drop(struct filecache *c, const char *rel)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    struct entry **slot = find_slot(c, rel, hash_of(rel));
+    if (*slot)
+        remove_entry(c, slot);
+    pthread_mutex_unlock(&c->mu);
+}
+
+void filecache_stats(struct filecache *c, size_t *entries, size_t *bytes)
+{
+    *entries = *bytes = 0;
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    *entries = c->count;
+    *bytes = c->used;
+    pthread_mutex_unlock(&c->mu);
+}

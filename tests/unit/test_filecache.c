@@ -1,0 +1,133 @@
+/* Unit tests for filecache: hits return a private copy with the mtime, misses and drops,
+ * replacement of a path, the byte budget with least-recently-used eviction, entries too
+ * large to keep, expiry after FILECACHE_TTL_MS, and a disabled (NULL) cache. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "filecache.h"
+
+static void test_hit_miss_drop(void **state)
+{
+    (void)state;
+    struct filecache *c = filecache_new(1 << 20);
+    char *d = NULL;
+    size_t n = 0;
+    time_t mt = 0;
+    assert_int_equal(filecache_get(c, "a/b.txt", &d, &n, &mt), -ENOENT);
+    filecache_put(c, "a/b.txt", "hello", 5, 1234);
+    assert_int_equal(filecache_get(c, "a/b.txt", &d, &n, &mt), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(mt, 1234);
+    assert_memory_equal(d, "hello", 5);
+    d[0] = 'X'; /* a private copy */
+    free(d);
+    assert_int_equal(filecache_get(c, "a/b.txt", &d, &n, &mt), 0);
+    assert_memory_equal(d, "hello", 5);
+    free(d);
+    assert_int_equal(filecache_get(c, "a/b.tx", &d, &n, &mt), -ENOENT);
+    filecache_put(c, "a/b.txt", "bye", 3, 99); /* replaced */
+    assert_int_equal(filecache_get(c, "a/b.txt", &d, &n, &mt), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(mt, 99);
+    free(d);
+    size_t entries, bytes;
+    filecache_stats(c, &entries, &bytes);
+    assert_int_equal(entries, 1);
+    filecache_drop(c, "a/b.txt");
+    filecache_drop(c, "not/there");
+    assert_int_equal(filecache_get(c, "a/b.txt", &d, &n, &mt), -ENOENT);
+    filecache_stats(c, &entries, &bytes);
+    assert_int_equal(entries, 0);
+    assert_int_equal(bytes, 0);
+    /* an empty file is a file too */
+    filecache_put(c, "empty", "", 0, 1);
+    assert_int_equal(filecache_get(c, "empty", &d, &n, &mt), 0);
+    assert_int_equal(n, 0);
+    free(d);
+    filecache_free(c);
+}
+
+static void test_budget_and_lru(void **state)
+{
+    (void)state;
+    /* room for about four 4 KiB entries */
+    struct filecache *c = filecache_new(4 * (4096 + 128) + 100);
+    char blob[4096], key[16];
+    memset(blob, 'b', sizeof blob);
+    for (int i = 0; i < 4; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        filecache_put(c, key, blob, sizeof blob, 0);
+    }
+    char *d;
+    size_t n, entries, bytes;
+    time_t mt;
+    /* touch k0 so k1 is the least recently used, then add one more */
+    assert_int_equal(filecache_get(c, "k0", &d, &n, &mt), 0);
+    free(d);
+    filecache_put(c, "k4", blob, sizeof blob, 0);
+    assert_int_equal(filecache_get(c, "k1", &d, &n, &mt), -ENOENT);
+    assert_int_equal(filecache_get(c, "k0", &d, &n, &mt), 0);
+    free(d);
+    assert_int_equal(filecache_get(c, "k4", &d, &n, &mt), 0);
+    free(d);
+    filecache_stats(c, &entries, &bytes);
+    assert_int_equal(entries, 4);
+    assert_true(bytes <= 4 * (4096 + 128) + 100);
+    /* too large for an entry: not kept, nothing evicted for it */
+    char *big = calloc(1, FILECACHE_ENTRY_MAX + 1);
+    filecache_put(c, "big", big, FILECACHE_ENTRY_MAX + 1, 0);
+    free(big);
+    assert_int_equal(filecache_get(c, "big", &d, &n, &mt), -ENOENT);
+    filecache_stats(c, &entries, &bytes);
+    assert_int_equal(entries, 4);
+    filecache_free(c);
+}
+
+static void test_entries_expire(void **state)
+{
+    (void)state;
+    struct filecache *c = filecache_new(1 << 20);
+    filecache_put(c, "t", "x", 1, 0);
+    struct timespec ts = {FILECACHE_TTL_MS / 1000, (FILECACHE_TTL_MS % 1000) * 1000000L + 50000000L};
+    nanosleep(&ts, NULL);
+    char *d;
+    size_t n;
+    time_t mt;
+    assert_int_equal(filecache_get(c, "t", &d, &n, &mt), -ENOENT);
+    filecache_free(c);
+}
+
+static void test_disabled(void **state)
+{
+    (void)state;
+    assert_null(filecache_new(0));
+    char *d;
+    size_t n, e, b;
+    time_t mt;
+    filecache_put(NULL, "a", "b", 1, 0);
+    assert_int_equal(filecache_get(NULL, "a", &d, &n, &mt), -ENOENT);
+    filecache_drop(NULL, "a");
+    filecache_stats(NULL, &e, &b);
+    assert_int_equal(e, 0);
+    filecache_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hit_miss_drop),
+        cmocka_unit_test(test_budget_and_lru),
+        cmocka_unit_test(test_entries_expire),
+        cmocka_unit_test(test_disabled),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

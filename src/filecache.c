@@ -64,6 +64,8 @@ struct filecache *filecache_new(size_t budget)
 
 static void lru_unlink(struct filecache *c, struct entry *e)
 {
+    if (!e)
+        return;
     if (e->prev)
         e->prev->next = e->next;
     else
@@ -97,6 +99,8 @@ static struct entry **find_slot(struct filecache *c, const char *key, unsigned h
 static void remove_entry(struct filecache *c, struct entry **slot)
 {
     struct entry *e = *slot;
+    if (!e)
+        return; /* callers pass found slots; this keeps the optimiser's proofs simple */
     *slot = e->hnext;
     lru_unlink(c, e);
     c->used -= e->len + ENTRY_OVERHEAD;

@@ -717,3 +717,21 @@ def test_curl_resumes_interrupted_download(big_tus_file, tmp_path):
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert same_file(out, src)
+
+
+def test_small_tus_upload_is_merged(start_node):
+    """With enable_merge_small_file a finished tus upload under 1 MiB becomes a needle like a
+    form upload; a larger one stays a file."""
+    n = start_node({"enable_merge_small_file": True})
+    small = os.urandom(5000)
+    r = create(n, len(small), meta(filename=token() + ".txt"), body=small)
+    assert r.status_code == 201, describe(r)
+    url = r.headers["X-Fileserver-Url"]
+    assert "/haystack/" in url, url
+    assert fetch(url) == small
+    big = os.urandom(1 << 20)
+    r = create(n, len(big), meta(filename=token() + ".bin"), body=big)
+    assert r.status_code == 201, describe(r)
+    assert "/haystack/" not in r.headers["X-Fileserver-Url"]
+    assert fetch(r.headers["X-Fileserver-Url"]) == big
+    no_tus_leftovers(n)

@@ -281,6 +281,8 @@ static int rebuild_one(void *ctx, const char *dir, const char *name, const struc
         }
         if (saved.timestamp > 0)
             fi.timestamp = saved.timestamp;
+        if (saved.offset >= 0 && strncmp(dir, "haystack/", 9) == 0)
+            fi.offset = saved.offset; /* a merged file kept as a plain file here */
         fi.time_ms = saved.time_ms;
         fi.expire_at = saved.expire_at; /* a ttl survives a rebuild */
     } else {

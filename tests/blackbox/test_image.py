@@ -89,3 +89,18 @@ def test_resize_off(start_node):
     path, data = _up(n, "photo_300x200.jpg")
     r = requests.get(n.url + path, params={"width": 100}, timeout=T)
     assert r.status_code == 200 and r.content == data
+
+
+def test_resize_of_merged_small_files(start_node):
+    """An image stored as a needle in a volume resizes like a file, and its cached copy goes
+    when the image is deleted."""
+    n = start_node({"enable_merge_small_file": True})
+    path, data = _up(n, "photo_300x200.jpg")
+    assert "/haystack/" in path, path
+    r = requests.get(n.url + path, params={"width": 150}, timeout=T)
+    assert r.status_code == 200 and _dims(r.content) == (150, 100), r.text
+    r = requests.get(n.url + path, params={"width": 150}, timeout=T)  # from the cache
+    assert r.status_code == 200 and _dims(r.content) == (150, 100)
+    assert requests.get(n.url + path, timeout=T).content == data
+    assert requests.post(n.g + "/delete", data={"path": path}, timeout=T).status_code == 200
+    assert requests.get(n.url + path, params={"width": 150}, timeout=T).status_code == 404

@@ -371,6 +371,17 @@ def test_merged_files_replicate_delete_and_repair(start_node):
     for j, data in items[2:]:
         assert get_path(b, j["path"]).content == data
 
+    # C's plain copies keep their merged-file records through an index rebuild
+    j2, d2 = items[2]
+    want = file_info(a, j2["md5"])[1]
+    c.stop()
+    shutil.rmtree(os.path.join(c.root, "data", "meta"))
+    assert c.run_cli(["--rebuild-meta"]).returncode == 0
+    c.start()
+    st, got = file_info(c, j2["md5"])
+    assert st == 200 and got["offset"] == want["offset"] and got["rename"] == want["rename"], got
+    assert get_path(c, j2["path"]).content == d2
+
 
 def test_download_miss_fetches_a_merged_file(start_node):
     # A replicates to nobody; B knows A and fetches on a miss into its own volume

@@ -24,7 +24,8 @@ struct store_tmp {
 /* An empty temp (nothing created): safe to discard. */
 void store_tmp_init(struct store_tmp *t);
 /* A temp held in memory up to cap bytes; a write beyond cap, a commit or set_info turns it
- * into a file (store_tmp_spill). */
+ * into a file (store_tmp_spill). When all memory temps together would pass their budget
+ * (64 MiB) this creates a file temp instead. */
 int store_tmp_create_mem(struct store *s, struct store_tmp *t, size_t cap);
 int store_tmp_spill(struct store_tmp *t);
 

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,9 @@
 #include "xalloc.h"
 
 #define INFO_XATTR "user.fileserver.info"
+/* memory temps of all uploads together: beyond this, small uploads use temp files, so a
+ * thousand slow clients each announcing a body just under 1 MiB cannot pin a GiB */
+#define MEM_TMP_BUDGET (64 * 1024 * 1024)
 #define WALK_DEPTH_MAX 32
 
 /* A new descriptor for the same directory with its own read position: a dup() would share
@@ -35,6 +39,7 @@ struct store {
     int files_fd;
     int tmp_fd;
     struct fsbarrier *barrier;
+    atomic_size_t mem_used; /* bytes reserved by memory temps */
 };
 
 static int clean_tmp(int tmp_fd)
@@ -126,10 +131,23 @@ void store_tmp_init(struct store_tmp *t)
 int store_tmp_create_mem(struct store *s, struct store_tmp *t, size_t cap)
 {
     store_tmp_init(t);
+    if (atomic_fetch_add(&s->mem_used, cap) + cap > MEM_TMP_BUDGET) {
+        atomic_fetch_sub(&s->mem_used, cap);
+        return store_tmp_create(s, t);
+    }
     t->owner = s;
     t->memcap = cap;
     t->mem = xmalloc(cap ? cap : 1);
     return 0;
+}
+
+static void mem_release(struct store_tmp *t)
+{
+    if (!t->mem)
+        return;
+    free(t->mem);
+    t->mem = NULL;
+    atomic_fetch_sub(&t->owner->mem_used, t->memcap);
 }
 
 static int tmp_write_fd(struct store_tmp *t, const char *c, size_t n);
@@ -138,13 +156,12 @@ int store_tmp_spill(struct store_tmp *t)
 {
     if (!t->mem)
         return 0;
-    char *mem = t->mem;
-    uint64_t size = t->size;
+    struct store_tmp m = *t;
     t->mem = NULL;
-    int rc = store_tmp_create(t->owner, t);
+    int rc = store_tmp_create(m.owner, t);
     if (rc == 0)
-        rc = tmp_write_fd(t, mem, (size_t)size);
-    free(mem);
+        rc = tmp_write_fd(t, m.mem, (size_t)m.size);
+    mem_release(&m);
     return rc;
 }
 
@@ -215,8 +232,7 @@ static int tmp_write_fd(struct store_tmp *t, const char *c, size_t n)
 
 void store_tmp_discard(struct store *s, struct store_tmp *t)
 {
-    free(t->mem);
-    t->mem = NULL;
+    mem_release(t);
     if (t->fd < 0)
         return;
     close(t->fd);

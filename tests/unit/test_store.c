@@ -426,6 +426,29 @@ static void test_mem_tmp_commit_and_info_spill(void **state)
     assert_file_content(p, "xyz");
 }
 
+static void test_mem_tmp_budget(void **state)
+{
+    struct fixture *f = *state;
+    struct store_tmp a, b, c;
+    size_t big = 40u << 20; /* two of these pass the 64 MiB budget */
+    assert_int_equal(store_tmp_create_mem(f->s, &a, big), 0);
+    assert_non_null(a.mem);
+    assert_int_equal(store_tmp_create_mem(f->s, &b, big), 0);
+    assert_null(b.mem); /* over budget: a file temp */
+    assert_true(b.fd >= 0);
+    assert_int_equal(store_tmp_write(&b, "x", 1), 0);
+    store_tmp_discard(f->s, &b);
+    store_tmp_discard(f->s, &a); /* gives its share back */
+    assert_int_equal(store_tmp_create_mem(f->s, &c, big), 0);
+    assert_non_null(c.mem);
+    assert_int_equal(store_tmp_write(&c, "y", 1), 0);
+    assert_int_equal(store_tmp_spill(&c), 0); /* and so does a spill */
+    assert_int_equal(store_tmp_create_mem(f->s, &a, big), 0);
+    assert_non_null(a.mem);
+    store_tmp_discard(f->s, &a);
+    store_tmp_discard(f->s, &c);
+}
+
 /* ---- link and unlink ---- */
 
 static void test_link_same_inode(void **state)
@@ -940,6 +963,7 @@ int main(void)
         BOTH(test_mem_tmp_stays_in_memory),
         BOTH(test_mem_tmp_spills_when_full),
         BOTH(test_mem_tmp_commit_and_info_spill),
+        BOTH(test_mem_tmp_budget),
         BOTH(test_link_same_inode),
         BOTH(test_link_top_level),
         BOTH(test_link_refuses_existing),

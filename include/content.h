@@ -51,8 +51,8 @@ struct json_t *content_compact(struct server *srv, int percent);
 /* Runs content_compact when merge_compact_interval has passed since the last run. */
 void content_compact_due(struct server *srv);
 
-/* Indexes every live needle of this node's volumes that the index lacks (index rebuild);
- * returns the number of records written. */
+/* Indexes every live needle of this node's volumes that the index lacks (index rebuild,
+ * written in bulk: durable after meta_sync); returns the number of records written. */
 long long content_rebuild_volumes(struct server *srv);
 /* Is rel (relative to files/) one of the volume files themselves? They are never served,
  * listed for download or adopted as files. */

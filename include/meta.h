@@ -30,6 +30,11 @@ int meta_put(struct meta *m, const struct file_info *fi);
 /* Stores (put) or removes (!put) fi together with the extra keys, in one synced batch. */
 int meta_write(struct meta *m, const struct file_info *fi, bool put, const struct meta_kv *kv,
                size_t nkv);
+/* The same batch without waiting for the disk, for bulk loads (the index rebuild): nothing
+ * written this way is durable until meta_sync returns. */
+int meta_write_bulk(struct meta *m, const struct file_info *fi, bool put,
+                    const struct meta_kv *kv, size_t nkv);
+int meta_sync(struct meta *m);
 /* Raw access to the job and tombstone namespaces. *val is malloc'd (caller frees). */
 int meta_kv_get(struct meta *m, const char *key, char **val, size_t *vlen);
 typedef int (*meta_kv_fn)(void *ctx, const char *key, size_t klen, const char *val,

@@ -26,6 +26,9 @@ void sync_stop(struct server *srv);
 int sync_index(struct server *srv, const struct file_info *fi, bool put, bool replicate,
                const struct meta_kv *extra, size_t nextra);
 
+/* sync_index(put, no replication) for the index rebuild: not durable until meta_sync. */
+int sync_index_bulk(struct server *srv, const struct file_info *fi);
+
 /* Peer side of syncfile_info: "have", "queued" or "deleted" into *answer (static text). */
 int sync_receive(struct server *srv, const struct file_info *fi, const char *from,
                  const char **answer);

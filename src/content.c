@@ -464,7 +464,7 @@ static int rebuild_cb(void *ctx, const struct needle *n, const char *info)
     fi.vol_off = (int64_t)n->off;
     if (fi.size != (int64_t)n->data_len || !needle_intact(c, n, fi.md5))
         return 0;
-    if (sync_index(srv, &fi, true, false, NULL, 0) == 0)
+    if (sync_index_bulk(srv, &fi) == 0)
         c->n++;
     return 0;
 }

@@ -22,6 +22,7 @@ struct meta {
     leveldb_options_t *opts;
     leveldb_readoptions_t *ropts;
     leveldb_writeoptions_t *wsync;
+    leveldb_writeoptions_t *wlazy; /* bulk loads, made durable by meta_sync at their end */
     leveldb_cache_t *cache;
     leveldb_filterpolicy_t *bloom;
 };
@@ -51,6 +52,8 @@ int meta_open(const char *dir, struct meta **out)
     m->ropts = leveldb_readoptions_create();
     m->wsync = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(m->wsync, 1);
+    m->wlazy = leveldb_writeoptions_create();
+    leveldb_writeoptions_set_sync(m->wlazy, 0);
     *out = m;
     return 0;
 }
@@ -62,16 +65,17 @@ void meta_close(struct meta *m)
     leveldb_close(m->db);
     leveldb_readoptions_destroy(m->ropts);
     leveldb_writeoptions_destroy(m->wsync);
+    leveldb_writeoptions_destroy(m->wlazy);
     leveldb_options_destroy(m->opts);
     leveldb_cache_destroy(m->cache);
     leveldb_filterpolicy_destroy(m->bloom);
     free(m);
 }
 
-static int write_batch(struct meta *m, leveldb_writebatch_t *b)
+static int write_batch(struct meta *m, leveldb_writebatch_t *b, bool sync)
 {
     char *err = NULL;
-    leveldb_write(m->db, m->wsync, b, &err);
+    leveldb_write(m->db, sync ? m->wsync : m->wlazy, b, &err);
     leveldb_writebatch_destroy(b);
     if (err) {
         log_error("meta", "write failed: %s", err);
@@ -86,8 +90,8 @@ static void day_of(const struct file_info *fi, char day[16])
     path_day((time_t)fi->timestamp, day, 16);
 }
 
-int meta_write(struct meta *m, const struct file_info *fi, bool put, const struct meta_kv *kv,
-               size_t nkv)
+static int write_record(struct meta *m, const struct file_info *fi, bool put,
+                        const struct meta_kv *kv, size_t nkv, bool sync)
 {
     char pk[DIGEST_HEX_MAX], k[KEY_MAX], day[16], dv[80];
     leveldb_writebatch_t *b = leveldb_writebatch_create();
@@ -139,7 +143,25 @@ int meta_write(struct meta *m, const struct file_info *fi, bool put, const struc
         else
             leveldb_writebatch_delete(b, kv[i].key, strlen(kv[i].key));
     }
-    return write_batch(m, b);
+    return write_batch(m, b, sync);
+}
+
+int meta_write(struct meta *m, const struct file_info *fi, bool put, const struct meta_kv *kv,
+               size_t nkv)
+{
+    return write_record(m, fi, put, kv, nkv, true);
+}
+
+int meta_write_bulk(struct meta *m, const struct file_info *fi, bool put,
+                    const struct meta_kv *kv, size_t nkv)
+{
+    return write_record(m, fi, put, kv, nkv, false);
+}
+
+int meta_sync(struct meta *m)
+{
+    /* a synced write of nothing syncs LevelDB's log, and with it every earlier write */
+    return write_batch(m, leveldb_writebatch_create(), true);
 }
 
 int meta_put(struct meta *m, const struct file_info *fi)

@@ -4,6 +4,8 @@
 #include "server.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -188,10 +190,26 @@ const char *server_group_prefix(const struct server *srv)
 
 /* ---- index rebuild ---- */
 
+/* The walk hands files to a few threads that read and hash them (cold files are read much
+ * faster several at a time) and index them without waiting for the disk; one sync at the
+ * end makes the whole rebuild durable. */
+#define REBUILD_THREADS 8
+#define REBUILD_QUEUE 512
+
+struct rebuild_item {
+    char dir[PATH_MAX_REL + 1];
+    char name[PATH_MAX_NAME + 1];
+    struct stat st;
+};
+
 struct rebuild {
     struct server *srv;
-    long long n;
-    char *chunk;
+    atomic_llong n;
+    pthread_mutex_t mu;
+    pthread_cond_t items, room;
+    struct rebuild_item *q;
+    size_t head, tail; /* items queued and taken, in total */
+    bool done;
 };
 
 static int hash_file(struct server *srv, const char *rel, char *chunk, char out[DIGEST_HEX_MAX])
@@ -233,16 +251,16 @@ static bool dated_layout(const char *dir, char *scene, size_t cap)
     return true;
 }
 
-static int rebuild_one(void *ctx, const char *dir, const char *name, const struct stat *st)
+static void rebuild_one(struct rebuild *rb, char *chunk, const char *dir, const char *name,
+                        const struct stat *st)
 {
-    struct rebuild *rb = ctx;
     struct server *srv = rb->srv;
     char rel[PATH_MAX_REL + PATH_MAX_NAME + 2];
     if (st->st_size == 0 || path_check_name(name) < 0)
-        return 0;
+        return;
     int n = snprintf(rel, sizeof rel, "%s%s%s", dir, *dir ? "/" : "", name);
     if (n < 0 || (size_t)n >= sizeof rel || content_is_volume_path(rel))
-        return 0; /* volumes are read needle by needle, go-fastdfs's by their URLs */
+        return; /* volumes are read needle by needle, go-fastdfs's by their URLs */
     /* a file deleted while the node crashed between index and unlink: finish the delete */
     char pk[DIGEST_HEX_MAX], tkey[64], *tv = NULL;
     size_t tvl;
@@ -256,13 +274,13 @@ static int rebuild_one(void *ctx, const char *dir, const char *name, const struc
         if (tms >= (long long)st->st_mtime * 1000LL) {
             log_info("server", "rebuild: %s was deleted; removing it", rel);
             store_unlink(srv->store, rel);
-            return 0;
+            return;
         }
     }
     struct file_info fi, saved;
     fileinfo_init(&fi);
-    if (hash_file(srv, rel, rb->chunk, fi.md5) < 0)
-        return 0;
+    if (hash_file(srv, rel, chunk, fi.md5) < 0)
+        return;
     snprintf(fi.path, sizeof fi.path, "files%s%s", *dir ? "/" : "", dir);
     snprintf(fi.name, sizeof fi.name, "%s", name);
     fi.size = st->st_size;
@@ -297,8 +315,44 @@ static int rebuild_one(void *ctx, const char *dir, const char *name, const struc
         snprintf(fi.scene, sizeof fi.scene, "%s", srv->cfg.default_scene);
     if (srv->cfg.host)
         fileinfo_add_peer(&fi, srv->cfg.host);
-    if (sync_index(srv, &fi, true, false, NULL, 0) == 0)
-        rb->n++;
+    if (sync_index_bulk(srv, &fi) == 0)
+        atomic_fetch_add(&rb->n, 1);
+}
+
+static void *rebuild_worker(void *arg)
+{
+    struct rebuild *rb = arg;
+    char *chunk = xmalloc(HASH_CHUNK);
+    struct rebuild_item it;
+    pthread_mutex_lock(&rb->mu);
+    for (;;) {
+        while (rb->head == rb->tail && !rb->done)
+            pthread_cond_wait(&rb->items, &rb->mu);
+        if (rb->head == rb->tail)
+            break;
+        it = rb->q[rb->tail++ % REBUILD_QUEUE];
+        pthread_cond_signal(&rb->room);
+        pthread_mutex_unlock(&rb->mu);
+        rebuild_one(rb, chunk, it.dir, it.name, &it.st);
+        pthread_mutex_lock(&rb->mu);
+    }
+    pthread_mutex_unlock(&rb->mu);
+    free(chunk);
+    return NULL;
+}
+
+static int rebuild_enqueue(void *ctx, const char *dir, const char *name, const struct stat *st)
+{
+    struct rebuild *rb = ctx;
+    pthread_mutex_lock(&rb->mu);
+    while (rb->head - rb->tail == REBUILD_QUEUE)
+        pthread_cond_wait(&rb->room, &rb->mu);
+    struct rebuild_item *it = &rb->q[rb->head++ % REBUILD_QUEUE];
+    snprintf(it->dir, sizeof it->dir, "%s", dir);
+    snprintf(it->name, sizeof it->name, "%s", name);
+    it->st = *st;
+    pthread_cond_signal(&rb->items);
+    pthread_mutex_unlock(&rb->mu);
     return 0;
 }
 
@@ -312,18 +366,48 @@ static int drop_dead(void *ctx, const struct file_info *fi)
 
 long long server_rebuild_meta(struct server *srv)
 {
-    struct rebuild rb = {srv, 0, xmalloc(HASH_CHUNK)};
+    struct rebuild rb;
+    memset(&rb, 0, sizeof rb);
+    rb.srv = srv;
+    rb.q = xcalloc(REBUILD_QUEUE, sizeof *rb.q);
+    pthread_mutex_init(&rb.mu, NULL);
+    pthread_cond_init(&rb.items, NULL);
+    pthread_cond_init(&rb.room, NULL);
     log_info("server", "rebuilding the index from files/");
-    int rc = store_walk(srv->store, rebuild_one, &rb);
-    free(rb.chunk);
+    pthread_t th[REBUILD_THREADS];
+    int nth = 0;
+    while (nth < REBUILD_THREADS && pthread_create(&th[nth], NULL, rebuild_worker, &rb) == 0)
+        nth++;
+    int rc = 0;
+    if (nth == 0) {
+        rc = -EAGAIN;
+    } else {
+        rc = store_walk(srv->store, rebuild_enqueue, &rb);
+        pthread_mutex_lock(&rb.mu);
+        rb.done = true;
+        pthread_cond_broadcast(&rb.items);
+        pthread_mutex_unlock(&rb.mu);
+    }
+    for (int i = 0; i < nth; i++)
+        pthread_join(th[i], NULL);
+    free(rb.q);
+    pthread_mutex_destroy(&rb.mu);
+    pthread_cond_destroy(&rb.items);
+    pthread_cond_destroy(&rb.room);
+    long long n = atomic_load(&rb.n);
+    if (rc == 0)
+        n += content_rebuild_volumes(srv);
+    /* everything above was written without waiting for the disk: one sync covers it */
+    int src = meta_sync(srv->meta);
     if (rc < 0)
         return rc;
-    rb.n += content_rebuild_volumes(srv);
+    if (src < 0)
+        return src;
     rc = meta_scan(srv->meta, drop_dead, srv);
     if (rc < 0)
         return rc;
-    log_info("server", "index rebuilt: %lld files", rb.n);
-    return rb.n;
+    log_info("server", "index rebuilt: %lld files", n);
+    return n;
 }
 
 long long server_restore_meta(struct server *srv, const char *path)

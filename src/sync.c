@@ -245,8 +245,8 @@ static struct sync *sync_of(struct server *srv)
     return srv->sync;
 }
 
-int sync_index(struct server *srv, const struct file_info *fi, bool put, bool replicate,
-               const struct meta_kv *extra, size_t nextra)
+static int index_write(struct server *srv, const struct file_info *fi, bool put, bool replicate,
+                       const struct meta_kv *extra, size_t nextra, bool bulk)
 {
     struct sync *s = sync_of(srv);
     size_t npeers = (s && replicate) ? s->npeers : 0;
@@ -278,7 +278,8 @@ int sync_index(struct server *srv, const struct file_info *fi, bool put, bool re
     }
     for (size_t i = 0; i < nextra; i++)
         kv[n++] = extra[i];
-    int rc = meta_write(srv->meta, fi, put, kv, n);
+    int rc = bulk ? meta_write_bulk(srv->meta, fi, put, kv, n)
+                  : meta_write(srv->meta, fi, put, kv, n);
     for (size_t i = 1; i < n - nextra; i++)
         free(kv[i].val);
     free(kv);
@@ -287,6 +288,17 @@ int sync_index(struct server *srv, const struct file_info *fi, bool put, bool re
     if (rc == 0 && npeers)
         kick(s);
     return rc;
+}
+
+int sync_index(struct server *srv, const struct file_info *fi, bool put, bool replicate,
+               const struct meta_kv *extra, size_t nextra)
+{
+    return index_write(srv, fi, put, replicate, extra, nextra, false);
+}
+
+int sync_index_bulk(struct server *srv, const struct file_info *fi)
+{
+    return index_write(srv, fi, true, false, NULL, 0, true);
 }
 
 /* Tombstone time (ms) of a path key, or 0. */

@@ -204,3 +204,30 @@ def test_repair_fileinfo(node):
         assert info["size"] == len(d)
         g = requests.get(node.url + u["path"], timeout=T)
         assert g.status_code == 200 and g.content == d
+
+
+def test_rebuild_of_many_files_in_parallel(start_node):
+    """--rebuild-meta hashes on several threads and indexes in bulk with one sync at the end:
+    every file of a few thousand, in many directories, comes back exactly once."""
+    n = start_node(start=False)
+    files = {}
+    for k in range(3000):
+        rel = f"default/20260101/{k // 100:02d}/{k % 7:02d}/7/f{k}.txt"
+        data = os.urandom(64 + k % 300)
+        p = os.path.join(n.root, "files", rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data)
+        files[rel] = data
+    res = n.run_cli(["--rebuild-meta"], timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert b"rebuilt 3000 records" in res.stdout, res.stdout
+    n.start()
+    rows = assert_ok_json(requests.get(n.g + "/stat", timeout=T))["data"]
+    assert rows[-1]["fileCount"] == 3000, rows
+    assert rows[-1]["totalSize"] == sum(len(d) for d in files.values()), rows
+    for rel in list(files)[::97]:
+        info = assert_ok_json(requests.get(n.g + "/get_file_info",
+                                           params={"md5": md5(files[rel])}, timeout=T))["data"]
+        assert info["path"] + "/" + info["name"] == "files/" + rel, info
+        assert info["size"] == len(files[rel]) and info["offset"] == -2, info

@@ -26,6 +26,11 @@ void sync_stop(struct server *srv);
 int sync_index(struct server *srv, const struct file_info *fi, bool put, bool replicate,
                const struct meta_kv *extra, size_t nextra);
 
+/* The time (ms) of the path key's tombstone, 0 when it has none. */
+long long sync_tombstone_ms(struct server *srv, const char *pathkey);
+/* Was fi's path deleted at or after fi was uploaded (timeMs, else timeStamp)? A re-upload
+ * after a delete carries a later time and is not. */
+bool sync_deleted_after(struct server *srv, const struct file_info *fi);
 /* sync_index(put, no replication) for the index rebuild: not durable until meta_sync. */
 int sync_index_bulk(struct server *srv, const struct file_info *fi);
 

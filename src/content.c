@@ -439,23 +439,14 @@ static int rebuild_cb(void *ctx, const struct needle *n, const char *info)
     struct rebuild_ctx *c = ctx;
     struct server *srv = c->srv;
     struct file_info fi, cur;
-    char pk[DIGEST_HEX_MAX], tkey[64], *tv = NULL;
-    size_t tvl;
+    char pk[DIGEST_HEX_MAX];
     if (!n->live || fileinfo_from_text(&fi, info, strlen(info)) < 0 || !content_merged_name(&fi))
         return 0;
-    fileinfo_path_key(&fi, pk);
-    snprintf(tkey, sizeof tkey, "x/%s", pk);
-    if (meta_kv_get(srv->meta, tkey, &tv, &tvl) == 0) {
-        json_t *t = json_loadb(tv, tvl, 0, NULL);
-        long long tms = t ? json_integer_value(json_object_get(t, "time")) : 0;
-        json_decref(t);
-        free(tv);
-        long long made = fi.time_ms ? fi.time_ms : fi.timestamp * 1000LL;
-        if (tms >= made) { /* deleted while the node crashed between index and mark */
-            volumes_mark_deleted(srv->volumes, n->vol, n->off);
-            return 0;
-        }
+    if (sync_deleted_after(srv, &fi)) { /* deleted while the node crashed between index and mark */
+        volumes_mark_deleted(srv->volumes, n->vol, n->off);
+        return 0;
     }
+    fileinfo_path_key(&fi, pk);
     /* a needle copied by a compaction that did not finish: the record's copy is as good */
     if (meta_get_path(srv->meta, pk, &cur) == 0 && strcmp(cur.md5, fi.md5) == 0 &&
         content_live(srv, &cur))

@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,20 +261,13 @@ static void rebuild_one(struct rebuild *rb, char *chunk, const char *dir, const 
     if (n < 0 || (size_t)n >= sizeof rel || content_is_volume_path(rel))
         return; /* volumes are read needle by needle, go-fastdfs's by their URLs */
     /* a file deleted while the node crashed between index and unlink: finish the delete */
-    char pk[DIGEST_HEX_MAX], tkey[64], *tv = NULL;
-    size_t tvl;
+    char pk[DIGEST_HEX_MAX];
     fileinfo_path_key_rel(rel, pk);
-    snprintf(tkey, sizeof tkey, "x/%s", pk);
-    if (meta_kv_get(srv->meta, tkey, &tv, &tvl) == 0) {
-        json_t *t = json_loadb(tv, tvl, 0, NULL);
-        long long tms = t ? json_integer_value(json_object_get(t, "time")) : 0;
-        json_decref(t);
-        free(tv);
-        if (tms >= (long long)st->st_mtime * 1000LL) {
-            log_info("server", "rebuild: %s was deleted; removing it", rel);
-            store_unlink(srv->store, rel);
-            return;
-        }
+    long long tms = sync_tombstone_ms(srv, pk);
+    if (tms && tms >= (long long)st->st_mtime * 1000LL) {
+        log_info("server", "rebuild: %s was deleted; removing it", rel);
+        store_unlink(srv->store, rel);
+        return;
     }
     struct file_info fi, saved;
     fileinfo_init(&fi);

@@ -302,7 +302,7 @@ int sync_index_bulk(struct server *srv, const struct file_info *fi)
 }
 
 /* Tombstone time (ms) of a path key, or 0. */
-static long long tombstone_ms(struct server *srv, const char *pk)
+long long sync_tombstone_ms(struct server *srv, const char *pk)
 {
     char key[128], *v = NULL;
     size_t vl;
@@ -316,11 +316,11 @@ static long long tombstone_ms(struct server *srv, const char *pk)
     return t;
 }
 
-static bool deleted_after(struct server *srv, const struct file_info *fi)
+bool sync_deleted_after(struct server *srv, const struct file_info *fi)
 {
     char pk[DIGEST_HEX_MAX];
     fileinfo_path_key(fi, pk);
-    long long t = tombstone_ms(srv, pk);
+    long long t = sync_tombstone_ms(srv, pk);
     /* a re-upload after a delete carries a later upload time and wins */
     long long made = fi->time_ms ? fi->time_ms : fi->timestamp * 1000LL;
     return t && t >= made;
@@ -412,7 +412,7 @@ static int commit_copy(struct sync *s, struct store_tmp *t, const struct file_in
     pthread_mutex_t *lk = server_digest_lock(srv, fi->md5);
     pthread_mutex_lock(lk);
     int rc;
-    if (deleted_after(srv, fi)) {
+    if (sync_deleted_after(srv, fi)) {
         rc = ERR_DELETED;
     } else if (have_live(srv, fi)) {
         rc = meta_write(srv->meta, NULL, false, extra, nextra);
@@ -603,7 +603,7 @@ static int push_one(struct sync *s, struct peer_state *p, struct job *j)
     fileinfo_path_key(&j->fi, pk);
     if (strcmp(j->op, "del") == 0) {
         char t[32];
-        snprintf(t, sizeof t, "%lld", tombstone_ms(srv, pk));
+        snprintf(t, sizeof t, "%lld", sync_tombstone_ms(srv, pk));
         struct http_kv args[] = {{"pk", pk}, {"md5", j->fi.md5}, {"time", t}};
         snprintf(path, sizeof path, "%s/sync_delete", server_group_prefix(srv));
         rc = peer_request(s->pc, "POST", p->url, path, args, 3, NULL, 0, PUSH_TIMEOUT_MS, 4096,
@@ -754,7 +754,7 @@ int sync_receive(struct server *srv, const struct file_info *fi, const char *fro
         return ERR_READONLY;
     if (!fi->md5[0] || !fi->path[0] || !fi->name[0] || fi->size <= 0)
         return ERR_PARAM;
-    if (deleted_after(srv, fi)) {
+    if (sync_deleted_after(srv, fi)) {
         *answer = "deleted";
         return 0;
     }
@@ -1039,7 +1039,7 @@ static int repair_day(struct sync *s, struct peer_state *p, const char *day,
         } else if (c > 0) { /* only there: fetch it, unless we deleted it */
             struct file_info fi;
             if (remote_record(s, p, rem.v[k].pk, &fi) == 0) {
-                if (tombstone_ms(srv, rem.v[k].pk)) {
+                if (sync_tombstone_ms(srv, rem.v[k].pk)) {
                     if (queue_push(s, p, &fi, "del") == 0)
                         st->deletes++;
                 } else if (enqueue_pull(s, &fi, p->url) == 0) {

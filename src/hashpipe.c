@@ -50,6 +50,19 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* Frees a pipe whose thread is not running (any part may be missing). */
+static void destroy(struct hashpipe *p)
+{
+    if (p->dg)
+        digest_free(p->dg);
+    free(p->ring);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->more);
+    pthread_cond_destroy(&p->room);
+    free(p);
+    atomic_fetch_sub(&alive, 1);
+}
+
 struct hashpipe *hashpipe_new(enum digest_algo algo)
 {
     if (atomic_fetch_add(&alive, 1) >= HASHPIPE_MAX) {
@@ -63,14 +76,7 @@ struct hashpipe *hashpipe_new(enum digest_algo algo)
     pthread_cond_init(&p->more, NULL);
     pthread_cond_init(&p->room, NULL);
     if (!p->dg || !p->ring || pthread_create(&p->thread, NULL, run, p) != 0) {
-        if (p->dg)
-            digest_free(p->dg);
-        free(p->ring);
-        pthread_mutex_destroy(&p->mu);
-        pthread_cond_destroy(&p->more);
-        pthread_cond_destroy(&p->room);
-        free(p);
-        atomic_fetch_sub(&alive, 1);
+        destroy(p);
         return NULL;
     }
     return p;
@@ -107,17 +113,6 @@ static void finish(struct hashpipe *p, bool stop)
     pthread_cond_signal(&p->more);
     pthread_mutex_unlock(&p->mu);
     pthread_join(p->thread, NULL);
-}
-
-static void destroy(struct hashpipe *p)
-{
-    digest_free(p->dg);
-    free(p->ring);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->more);
-    pthread_cond_destroy(&p->room);
-    free(p);
-    atomic_fetch_sub(&alive, 1);
 }
 
 void hashpipe_final_hex(struct hashpipe *p, char out[DIGEST_HEX_MAX])

@@ -24,6 +24,10 @@ int path_normalize_rel(const char *in, bool allow_empty, char *out, size_t outca
  * every "..." and "..". In place; returns the new length. */
 size_t path_trim_special(char *name);
 
+/* Is the first segment of rel (relative to files/) go-fastdfs's work directory "_tmp" or
+ * "_big"? They hold uploads in flight there: never served, listed, adopted or written. */
+bool path_is_workdir(const char *rel);
+
 /* Last segment after '/' or '\\' (browsers on Windows send full paths). Borrowed. */
 const char *path_basename(const char *p);
 

@@ -394,8 +394,7 @@ int api_download(struct http_req *req, struct http_reply *rep, struct server *sr
         return ERR_BADPATH;
     }
     /* go-fastdfs kept in-flight uploads and tus state below files/; never serve those */
-    if ((strncmp(rel, "_tmp", 4) == 0 || strncmp(rel, "_big", 4) == 0) &&
-        (rel[4] == '\0' || rel[4] == '/'))
+    if (path_is_workdir(rel))
         return -ENOENT;
     /* a volume file whole would hand out every needle in it, deleted ones too */
     if (content_is_volume_path(rel))

@@ -284,7 +284,7 @@ int api_list_dir(struct http_req *req, struct http_reply *rep, struct server *sr
     while ((e = readdir(d)) && (uint64_t)n < lim) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (!*rel && (strcmp(e->d_name, "_tmp") == 0 || strcmp(e->d_name, "_big") == 0))
+        if (!*rel && path_is_workdir(e->d_name))
             continue;
         if (seen++ < off)
             continue;

@@ -235,13 +235,8 @@ static int resolve_scene(struct server *srv, struct http_req *req, char *out, si
 /* Directories the server keeps for itself: go-fastdfs's work dirs and the volumes. */
 static bool reserved_dir(const char *dir)
 {
-    static const char *const reserved[] = {"_tmp", "_big", "haystack"};
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
-        size_t l = strlen(reserved[i]);
-        if (strncmp(dir, reserved[i], l) == 0 && (dir[l] == '\0' || dir[l] == '/'))
-            return true;
-    }
-    return false;
+    return path_is_workdir(dir) ||
+           (strncmp(dir, "haystack", 8) == 0 && (dir[8] == '\0' || dir[8] == '/'));
 }
 
 /* Fills name/rename/path/scene of fi from the form; digest, size, time already set.

@@ -111,6 +111,12 @@ size_t path_trim_special(char *name)
     return remove_all(name, w, "..", 2);
 }
 
+bool path_is_workdir(const char *rel)
+{
+    return (strncmp(rel, "_tmp", 4) == 0 || strncmp(rel, "_big", 4) == 0) &&
+           (rel[4] == '\0' || rel[4] == '/');
+}
+
 const char *path_basename(const char *p)
 {
     if (!p)

@@ -428,7 +428,7 @@ static int walk_dir(int dfd, char *rel, size_t rellen, size_t cap, int depth, st
     while (rc == 0 && (e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
-        if (depth == 0 && (strcmp(e->d_name, "_tmp") == 0 || strcmp(e->d_name, "_big") == 0))
+        if (depth == 0 && path_is_workdir(e->d_name))
             continue;
         struct stat st;
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)

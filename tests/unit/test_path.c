@@ -305,6 +305,20 @@ static void test_trim_null(void **state)
 
 /* ---- basename / extension ---- */
 
+static void test_is_workdir(void **state)
+{
+    (void)state;
+    assert_true(path_is_workdir("_tmp"));
+    assert_true(path_is_workdir("_big"));
+    assert_true(path_is_workdir("_tmp/20240101/x"));
+    assert_true(path_is_workdir("_big/7/abc.bin"));
+    assert_false(path_is_workdir(""));
+    assert_false(path_is_workdir("_tmpx"));
+    assert_false(path_is_workdir("_bi"));
+    assert_false(path_is_workdir("a/_tmp"));
+    assert_false(path_is_workdir("default/_big"));
+}
+
 static void test_basename(void **state)
 {
     (void)state;
@@ -706,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_trim_dots),
         cmocka_unit_test(test_trim_utf8_intact),
         cmocka_unit_test(test_trim_null),
+        cmocka_unit_test(test_is_workdir),
         cmocka_unit_test(test_basename),
         cmocka_unit_test(test_extension),
         cmocka_unit_test(test_extension_too_long),

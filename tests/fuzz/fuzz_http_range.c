@@ -13,13 +13,7 @@
 #include "strparse.h"
 #include "xalloc.h"
 
-#define CHECK(c)                                                                         \
-    do {                                                                                 \
-        if (!(c)) {                                                                      \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);        \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
+#include "fuzz_check.h"
 
 #define SENTINEL 0x5a5a5a5a5a5a5a5aULL
 

@@ -11,13 +11,7 @@
 #include "errcode.h"
 #include "multipart.h"
 
-#define CHECK(c)                                                                         \
-    do {                                                                                 \
-        if (!(c)) {                                                                      \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);        \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
+#include "fuzz_check.h"
 
 /* A part named "stop" makes part_begin fail, to exercise error propagation. */
 #define STOP_RC (-4242)

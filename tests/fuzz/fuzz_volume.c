@@ -18,13 +18,7 @@
 #include "volume.h"
 #include "xalloc.h"
 
-#define CHECK(c)                                                                         \
-    do {                                                                                 \
-        if (!(c)) {                                                                      \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);        \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
+#include "fuzz_check.h"
 
 #define BODY_MAX (256 * 1024)
 

@@ -380,6 +380,21 @@ def test_absurd_ranges_no_crash(node, rng):
 
 # ---- small files from memory (download_cache_size) -----------------------------------------
 
+def _replace_behind_the_back(n, pause):
+    """Writes files/ext/a.txt, downloads it, rewrites it outside the server and, after pause
+    seconds, expects the new bytes. Returns the file's path."""
+    p = os.path.join(n.root, "files", "ext", "a.txt")
+    os.makedirs(os.path.dirname(p))
+    with open(p, "wb") as f:
+        f.write(b"one")
+    assert requests.get(n.g + "/ext/a.txt", timeout=10).content == b"one"
+    with open(p, "wb") as f:
+        f.write(b"two!")
+    if pause:
+        time.sleep(pause)
+    assert requests.get(n.g + "/ext/a.txt", timeout=10).content == b"two!"
+    return p
+
 def test_cached_small_files_stay_correct(start_node):
     """A small file is served from memory after its first download: ranges, HEAD and
     conditional requests still work on it, a delete through the API is seen at once, and a
@@ -413,27 +428,11 @@ def test_cached_small_files_stay_correct(start_node):
     assert "fileserver_download_cache_entries 0\n" in m, m
 
     # behind the server's back: seen once the entry's second is over
-    ext = os.path.join(n.root, "files", "ext")
-    os.makedirs(ext)
-    with open(os.path.join(ext, "a.txt"), "wb") as f:
-        f.write(b"one")
-    assert requests.get(n.g + "/ext/a.txt", timeout=10).content == b"one"
-    with open(os.path.join(ext, "a.txt"), "wb") as f:
-        f.write(b"two!")
-    time.sleep(1.2)
-    assert requests.get(n.g + "/ext/a.txt", timeout=10).content == b"two!"
-    os.unlink(os.path.join(ext, "a.txt"))
+    p = _replace_behind_the_back(n, pause=1.2)
+    os.unlink(p)
     time.sleep(1.2)
     assert requests.get(n.g + "/ext/a.txt", timeout=10).status_code == 404
 
 
 def test_download_cache_off(start_node):
-    n = start_node({"download_cache_size": 0})
-    ext = os.path.join(n.root, "files", "ext")
-    os.makedirs(ext)
-    with open(os.path.join(ext, "a.txt"), "wb") as f:
-        f.write(b"one")
-    assert requests.get(n.g + "/ext/a.txt", timeout=10).content == b"one"
-    with open(os.path.join(ext, "a.txt"), "wb") as f:
-        f.write(b"two!")
-    assert requests.get(n.g + "/ext/a.txt", timeout=10).content == b"two!"
+    _replace_behind_the_back(start_node({"download_cache_size": 0}), pause=0)

@@ -54,6 +54,8 @@ void content_compact_due(struct server *srv);
 /* Indexes every live needle of this node's volumes that the index lacks (index rebuild,
  * written in bulk: durable after meta_sync); returns the number of records written. */
 long long content_rebuild_volumes(struct server *srv);
+/* Is rel (relative to files/) the haystack directory or below it? */
+bool content_in_haystack(const char *rel);
 /* Is rel (relative to files/) one of the volume files themselves? They are never served,
  * listed for download or adopted as files. */
 bool content_is_volume_path(const char *rel);

@@ -159,8 +159,7 @@ static int list_dir(struct server *srv, struct http_req *req, struct http_reply 
                     const char *rel)
 {
     /* volume files are not files of anyone's: no listing of them */
-    if (!srv->cfg.show_dir ||
-        (strncmp(rel, "haystack", 8) == 0 && (rel[8] == '\0' || rel[8] == '/'))) {
+    if (!srv->cfg.show_dir || content_in_haystack(rel)) {
         close(fd);
         snprintf(req->errmsg, sizeof req->errmsg, "list dir deny");
         return ERR_DIRDENY;
@@ -416,7 +415,7 @@ int api_download(struct http_req *req, struct http_reply *rep, struct server *sr
         rc = 0;
     } else {
         rc = store_open_read(srv->store, rel, &fd, &st);
-        if (rc == -ENOENT && strncmp(rel, "haystack/", 9) == 0)
+        if (rc == -ENOENT && content_in_haystack(rel))
             rc = content_open_haystack(srv, rel, &fd, &base, &st);
     }
     if (rc == -ELOOP || rc == -EXDEV || rc == -ENOTDIR)

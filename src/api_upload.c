@@ -235,8 +235,7 @@ static int resolve_scene(struct server *srv, struct http_req *req, char *out, si
 /* Directories the server keeps for itself: go-fastdfs's work dirs and the volumes. */
 static bool reserved_dir(const char *dir)
 {
-    return path_is_workdir(dir) ||
-           (strncmp(dir, "haystack", 8) == 0 && (dir[8] == '\0' || dir[8] == '/'));
+    return path_is_workdir(dir) || content_in_haystack(dir);
 }
 
 /* Fills name/rename/path/scene of fi from the form; digest, size, time already set.

@@ -61,9 +61,14 @@ bool content_merged_name(const struct file_info *fi)
            !strchr(fi->path + 15, '/') && volumes_parse_name(fi->rename, &vol, &off, &len) == 0;
 }
 
+bool content_in_haystack(const char *rel)
+{
+    return strncmp(rel, "haystack", 8) == 0 && (rel[8] == '\0' || rel[8] == '/');
+}
+
 bool content_is_volume_path(const char *rel)
 {
-    if (strncmp(rel, "haystack/", 9) != 0)
+    if (!content_in_haystack(rel) || !rel[8])
         return false;
     const char *slash = strchr(rel + 9, '/');
     return slash && !strchr(slash + 1, '/') && volumes_is_volume_name(slash + 1);
@@ -178,8 +183,7 @@ int content_open_haystack(struct server *srv, const char *rel, int *fd, uint64_t
                           struct stat *st)
 {
     const char *slash = strrchr(rel, '/');
-    if (strncmp(rel, "haystack/", 9) != 0 || !slash || slash < rel + 9 ||
-        strchr(rel + 9, '/') != slash)
+    if (!content_in_haystack(rel) || !slash || slash < rel + 9 || strchr(rel + 9, '/') != slash)
         return -ENOENT;
     char pk[DIGEST_HEX_MAX];
     struct file_info fi;

@@ -291,7 +291,7 @@ static void rebuild_one(struct rebuild *rb, char *chunk, const char *dir, const 
         }
         if (saved.timestamp > 0)
             fi.timestamp = saved.timestamp;
-        if (saved.offset >= 0 && strncmp(dir, "haystack/", 9) == 0)
+        if (saved.offset >= 0 && content_in_haystack(dir))
             fi.offset = saved.offset; /* a merged file kept as a plain file here */
         fi.time_ms = saved.time_ms;
         fi.expire_at = saved.expire_at; /* a ttl survives a rebuild */

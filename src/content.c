@@ -127,22 +127,23 @@ int content_open(struct server *srv, const struct file_info *fi, int *fd, uint64
         *base = 0;
         return rc;
     }
-    struct file_info cur = *fi;
+    struct file_info cur; /* read only when the needle moved */
     struct needle n;
-    int rc = open_needle(srv, &cur, fd, &n);
+    int rc = open_needle(srv, fi, fd, &n);
     if (rc == -ENOENT) {
         /* compaction may have moved it since the record was read: read it again, once */
         char pk[DIGEST_HEX_MAX];
         fileinfo_path_key(fi, pk);
-        if (meta_get_path(srv->meta, pk, &cur) == 0 && cur.volume > 0)
-            rc = open_needle(srv, &cur, fd, &n);
+        if (meta_get_path(srv->meta, pk, &cur) == 0 && cur.volume > 0 &&
+            (rc = open_needle(srv, &cur, fd, &n)) == 0)
+            fi = &cur;
     }
     if (rc < 0)
         return rc;
     memset(st, 0, sizeof *st);
     st->st_mode = S_IFREG | 0644;
     st->st_size = (off_t)n.data_len;
-    st->st_mtime = (time_t)cur.timestamp;
+    st->st_mtime = (time_t)fi->timestamp;
     *base = n.data_off;
     return 0;
 }
@@ -234,10 +235,14 @@ static char *needle_info(void *ctx, uint32_t vol, uint64_t off, size_t *len)
                  (long long)fi->size, ext);
         fi->offset = (int64_t)off;
     }
-    /* the needle keeps the record as it travels, without this node's placement */
-    struct file_info rec = *fi;
-    rec.volume = rec.vol_off = 0;
-    return fileinfo_to_text(&rec, len);
+    /* the needle keeps the record as it travels, without this node's placement: cleared for
+     * the JSON and put back, rather than copying a 5 KiB record under the volume lock */
+    int64_t vol_was = fi->volume, off_was = fi->vol_off;
+    fi->volume = fi->vol_off = 0;
+    char *text = fileinfo_to_text(fi, len);
+    fi->volume = vol_was;
+    fi->vol_off = off_was;
+    return text;
 }
 
 static int store_needle(struct server *srv, struct file_info *fi, const char *data, size_t len,

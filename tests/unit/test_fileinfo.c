@@ -520,6 +520,33 @@ static void test_reject_negative_size(void **state)
     reject("{\"size\":-9223372036854775807}");
 }
 
+/* volume and volumeOffset: where a merged file sits on this node; written only when set */
+static void test_volume_fields(void **state)
+{
+    (void)state;
+    struct file_info fi, back;
+    fileinfo_init(&fi);
+    char *s = fileinfo_to_text(&fi, NULL);
+    assert_null(strstr(s, "volume"));
+    free(s);
+    fi.offset = 16;
+    fi.volume = 3;
+    fi.vol_off = 4096;
+    size_t len;
+    s = fileinfo_to_text(&fi, &len);
+    assert_non_null(strstr(s, "\"volume\":3,\"volumeOffset\":4096"));
+    assert_int_equal(fileinfo_from_text(&back, s, len), 0);
+    assert_int_equal(back.volume, 3);
+    assert_int_equal(back.vol_off, 4096);
+    assert_int_equal(back.offset, 16);
+    free(s);
+    reject("{\"volume\":-1}");
+    reject("{\"volume\":1000000000}");
+    reject("{\"volume\":\"3\"}");
+    reject("{\"volumeOffset\":-8}");
+    reject("{\"volumeOffset\":[1]}");
+}
+
 static void test_reject_out_of_range_numbers(void **state)
 {
     (void)state;
@@ -570,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_reject_bad_paths),
         cmocka_unit_test(test_reject_bad_md5),
         cmocka_unit_test(test_reject_negative_size),
+        cmocka_unit_test(test_volume_fields),
         cmocka_unit_test(test_reject_out_of_range_numbers),
         cmocka_unit_test(test_reject_duplicate_keys),
     };

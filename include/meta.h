@@ -7,7 +7,8 @@
  *   f/<pathkey>            -> job JSON           (a copy to pull from peers; sync.c)
  *   u/<tus id>             -> pathkey            (the record a tus upload became)
  *   x/<pathkey>            -> tombstone JSON     (a deleted path; sync.c)
- * Writes are synced batches: a record is durable when the call returns. Thread-safe. */
+ * Writes are synced batches: a record is durable when the call returns (unless
+ * meta_set_lazy). Thread-safe. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,6 +36,8 @@ int meta_write(struct meta *m, const struct file_info *fi, bool put, const struc
 int meta_write_bulk(struct meta *m, const struct file_info *fi, bool put,
                     const struct meta_kv *kv, size_t nkv);
 int meta_sync(struct meta *m);
+/* sync_mode none: from now on no write waits for the disk (meta_sync still does). */
+void meta_set_lazy(struct meta *m);
 /* Raw access to the job and tombstone namespaces. *val is malloc'd (caller frees). */
 int meta_kv_get(struct meta *m, const char *key, char **val, size_t *vlen);
 typedef int (*meta_kv_fn)(void *ctx, const char *key, size_t klen, const char *val,

@@ -44,6 +44,8 @@ struct server {
     struct alarm *alarm;      /* alarm monitor; NULL when nobody is to be told */
     struct workq *commitq;    /* upload commits, off the HTTP threads (group commit needs
                                * many waiters at once); NULL before server_start */
+    bool nosync;              /* sync_mode none: commits never wait for the disk, so they
+                               * run on the HTTP thread */
     /* one lock per digest stripe: dedupe check and commit of one content are serialised */
     pthread_mutex_t digest_locks[SERVER_DIGEST_LOCKS];
     time_t started;

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "fsbarrier.h"
+
 struct store; /* opaque */
 
 struct store_tmp {
@@ -30,11 +32,13 @@ int store_tmp_create_mem(struct store *s, struct store_tmp *t, size_t cap);
 int store_tmp_spill(struct store_tmp *t);
 
 /* Opens (creating) <root>/files and <root>/data/tmp and empties data/tmp (leftovers of a
- * crash are never served and never committed). Durability uses group commit (syncfs)
- * unless per_file_sync, see fsbarrier.h. */
-int store_open(const char *root, bool per_file_sync, struct store **out);
+ * crash are never served and never committed). mode picks how durability is reached:
+ * group commit (syncfs), fsync per file, or none, see fsbarrier.h. */
+int store_open(const char *root, enum fsbarrier_mode mode, struct store **out);
 void store_close(struct store *s);
 int store_files_fd(const struct store *s);
+/* Disk syncs made by commits so far (fsbarrier_syncs). */
+long long store_syncs(const struct store *s);
 
 int store_tmp_create(struct store *s, struct store_tmp *t);
 /* Writes to the file, or to memory for a memory temp (spilling to a file when full). */

@@ -378,8 +378,10 @@ int api_metrics(struct http_req *req, struct http_reply *rep, struct server *srv
                 "# TYPE fileserver_download_cache_entries gauge\n"
                 "fileserver_download_cache_entries %zu\n"
                 "# TYPE fileserver_download_cache_bytes gauge\n"
-                "fileserver_download_cache_bytes %zu\n",
-                ce, cb);
+                "fileserver_download_cache_bytes %zu\n"
+                "# TYPE fileserver_disk_syncs_total counter\n"
+                "fileserver_disk_syncs_total %lld\n",
+                ce, cb, store_syncs(srv->store));
     sync_metrics(srv, &b);
     size_t len;
     char *body = buf_steal(&b, &len);

@@ -527,14 +527,19 @@ int api_upload(struct http_req *req, struct http_reply *rep, struct server *srv)
             digest_free(u->dg);
             u->dg = NULL;
         }
-        u->commit_srv = srv;
-        /* park the request while a commit thread makes it durable: the HTTP thread goes on
-         * serving, and concurrent commits share their syncs */
-        http_req_suspend(req);
-        if (srv->commitq && workq_submit(srv->commitq, commit_job, u) == 0)
+        if (!srv->nosync) {
+            u->commit_srv = srv;
+            /* park the request while a commit thread makes it durable: the HTTP thread goes
+             * on serving, and concurrent commits share their syncs */
+            http_req_suspend(req);
+            if (srv->commitq && workq_submit(srv->commitq, commit_job, u) == 0)
+                return ERR_SUSPENDED;
+            commit_job(u); /* queue full: commit here (it resumes the parked request) */
             return ERR_SUSPENDED;
-        commit_job(u); /* queue full: commit here (it resumes the parked request) */
-        return ERR_SUSPENDED;
+        }
+        /* nothing waits for the disk: a hand-off would cost more than the commit */
+        u->commit_rc = api_upload_commit(srv, req, &u->tmp, u->digest, u->upname, &u->result);
+        u->committed = true;
     }
     if (u->commit_rc < 0)
         return u->commit_rc;

@@ -115,7 +115,7 @@ static const struct key keys[] = {
     KI(http_threads, 0, 0, 1024, "HTTP threads (0: one per core)"),
     KS(log_level, "info", KN_NONE, "debug, info, warn, error or off"),
     KS(cluster_secret, "", KN_NONE, "shared secret that authenticates peer calls; generated"),
-    KS(sync_mode, "group", KN_NONE, "durability: group (batched syncfs) or file (fsync each)"),
+    KS(sync_mode, "group", KN_NONE, "durability: group (batched syncfs), file (fsync each), none (unsafe)"),
     KL(group_nodes, "", KN_NONE, "other groups' nodes, \"group2=http://a:8080,http://b:8080\""),
     KI(store_lookup, 0, 0, 2, "where /upload places files: 0 round robin, 1 store_group, 2 most free"),
     KS(store_group, "", KN_NONE, "the group used when store_lookup is 1"),
@@ -790,8 +790,9 @@ static void validate(const struct cfg *c, struct errs *e)
     if (c->store_lookup == 1 && !*str_or_empty(c->store_group))
         errs_add(e, "store_group: required when store_lookup is 1");
     if (strcmp(str_or_empty(c->sync_mode), "group") != 0 &&
-        strcmp(str_or_empty(c->sync_mode), "file") != 0)
-        errs_add(e, "sync_mode: expected group or file");
+        strcmp(str_or_empty(c->sync_mode), "file") != 0 &&
+        strcmp(str_or_empty(c->sync_mode), "none") != 0)
+        errs_add(e, "sync_mode: expected group, file or none");
     const char *group = str_or_empty(c->group);
     if (c->support_group_manage && !*group)
         errs_add(e, "group: must not be empty when support_group_manage is true");

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -13,20 +15,21 @@
 
 struct fsbarrier {
     int fs_fd;
-    bool per_file;
+    enum fsbarrier_mode mode;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t next_ticket; /* tickets handed out */
     uint64_t covered;     /* every ticket < covered is durable */
     bool running;
     int last_rc;
+    _Atomic long long syncs; /* fsync/syncfs calls made */
 };
 
-struct fsbarrier *fsbarrier_new(int fs_fd, bool per_file)
+struct fsbarrier *fsbarrier_new(int fs_fd, enum fsbarrier_mode mode)
 {
     struct fsbarrier *b = xcalloc(1, sizeof *b);
     b->fs_fd = fs_fd;
-    b->per_file = per_file;
+    b->mode = mode;
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->cv, NULL);
     return b;
@@ -43,8 +46,12 @@ void fsbarrier_free(struct fsbarrier *b)
 
 int fsbarrier_sync(struct fsbarrier *b, int fd)
 {
-    if (b->per_file)
+    if (b->mode == FSBARRIER_NONE)
+        return 0;
+    if (b->mode == FSBARRIER_FILE) {
+        atomic_fetch_add(&b->syncs, 1);
         return fsync(fd) < 0 ? -errno : 0;
+    }
     pthread_mutex_lock(&b->mu);
     uint64_t mine = b->next_ticket++;
     int rc = 0;
@@ -58,6 +65,7 @@ int fsbarrier_sync(struct fsbarrier *b, int fd)
             uint64_t upto = b->next_ticket;
             b->running = true;
             pthread_mutex_unlock(&b->mu);
+            atomic_fetch_add(&b->syncs, 1);
             int r = syncfs(b->fs_fd) < 0 ? -errno : 0;
             pthread_mutex_lock(&b->mu);
             b->running = false;
@@ -71,4 +79,9 @@ int fsbarrier_sync(struct fsbarrier *b, int fd)
     }
     pthread_mutex_unlock(&b->mu);
     return rc;
+}
+
+long long fsbarrier_syncs(struct fsbarrier *b)
+{
+    return atomic_load(&b->syncs);
 }

@@ -23,6 +23,7 @@ struct meta {
     leveldb_readoptions_t *ropts;
     leveldb_writeoptions_t *wsync;
     leveldb_writeoptions_t *wlazy; /* bulk loads, made durable by meta_sync at their end */
+    bool lazy;                     /* sync_mode none: no write waits for the disk */
     leveldb_cache_t *cache;
     leveldb_filterpolicy_t *bloom;
 };
@@ -72,10 +73,10 @@ void meta_close(struct meta *m)
     free(m);
 }
 
-static int write_batch(struct meta *m, leveldb_writebatch_t *b, bool sync)
+static int write_with(struct meta *m, leveldb_writebatch_t *b, leveldb_writeoptions_t *o)
 {
     char *err = NULL;
-    leveldb_write(m->db, sync ? m->wsync : m->wlazy, b, &err);
+    leveldb_write(m->db, o, b, &err);
     leveldb_writebatch_destroy(b);
     if (err) {
         log_error("meta", "write failed: %s", err);
@@ -83,6 +84,11 @@ static int write_batch(struct meta *m, leveldb_writebatch_t *b, bool sync)
         return -EIO;
     }
     return 0;
+}
+
+static int write_batch(struct meta *m, leveldb_writebatch_t *b, bool sync)
+{
+    return write_with(m, b, sync && !m->lazy ? m->wsync : m->wlazy);
 }
 
 static void day_of(const struct file_info *fi, char day[16])
@@ -158,10 +164,16 @@ int meta_write_bulk(struct meta *m, const struct file_info *fi, bool put,
     return write_record(m, fi, put, kv, nkv, false);
 }
 
+void meta_set_lazy(struct meta *m)
+{
+    m->lazy = true;
+}
+
 int meta_sync(struct meta *m)
 {
-    /* a synced write of nothing syncs LevelDB's log, and with it every earlier write */
-    return write_batch(m, leveldb_writebatch_create(), true);
+    /* a synced write of nothing syncs LevelDB's log, and with it every earlier write; it
+     * syncs even when lazy, so a clean stop leaves a lazy index durable */
+    return write_with(m, leveldb_writebatch_create(), m->wsync);
 }
 
 int meta_put(struct meta *m, const struct file_info *fi)

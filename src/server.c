@@ -88,7 +88,16 @@ int server_init(struct server *srv, const char *root, const char *cfg_path, char
     http_router_init(&srv->router, routes_table, routes_count, srv->cfg.group,
                      srv->cfg.support_group_manage);
 
-    if ((rc = store_open(srv->root, strcmp(srv->cfg.sync_mode, "file") == 0, &srv->store)) < 0) {
+    enum fsbarrier_mode mode = FSBARRIER_GROUP;
+    if (strcmp(srv->cfg.sync_mode, "file") == 0)
+        mode = FSBARRIER_FILE;
+    if (strcmp(srv->cfg.sync_mode, "none") == 0) {
+        mode = FSBARRIER_NONE;
+        srv->nosync = true;
+        log_warn("server", "sync_mode none: uploads are acknowledged before they reach the "
+                           "disk; a crash or power loss can lose them");
+    }
+    if ((rc = store_open(srv->root, mode, &srv->store)) < 0) {
         snprintf(err, errcap, "cannot open the store below %s: %s", srv->root,
                  errcode_str(rc));
         return rc;
@@ -98,6 +107,8 @@ int server_init(struct server *srv, const char *root, const char *cfg_path, char
         snprintf(err, errcap, "cannot open the index %s (is another node using it?)", p);
         return rc;
     }
+    if (srv->nosync)
+        meta_set_lazy(srv->meta);
     if ((rc = content_open_volumes(srv)) < 0) {
         snprintf(err, errcap, "cannot open the small-file volumes below %s: %s", srv->root,
                  errcode_str(rc));
@@ -165,6 +176,11 @@ void server_fini(struct server *srv)
     content_close_volumes(srv);
     filecache_free(srv->fcache);
     srv->fcache = NULL;
+    if (srv->nosync && srv->store && srv->meta) {
+        /* what was acknowledged without a sync reaches the disk on a clean stop */
+        if (syncfs(store_files_fd(srv->store)) < 0 || meta_sync(srv->meta) < 0)
+            log_error("server", "the final sync failed: %s", strerror(errno));
+    }
     meta_close(srv->meta);
     srv->meta = NULL;
     store_close(srv->store);

@@ -75,7 +75,7 @@ static int open_dir_created(const char *path)
     return fd < 0 ? -errno : fd;
 }
 
-int store_open(const char *root, bool per_file_sync, struct store **out)
+int store_open(const char *root, enum fsbarrier_mode mode, struct store **out)
 {
     char p[1200];
     int rc;
@@ -96,7 +96,7 @@ int store_open(const char *root, bool per_file_sync, struct store **out)
         goto fail;
     s->tmp_fd = rc;
     clean_tmp(s->tmp_fd);
-    s->barrier = fsbarrier_new(s->files_fd, per_file_sync);
+    s->barrier = fsbarrier_new(s->files_fd, mode);
     *out = s;
     return 0;
 fail:
@@ -120,6 +120,11 @@ void store_close(struct store *s)
 int store_files_fd(const struct store *s)
 {
     return s->files_fd;
+}
+
+long long store_syncs(const struct store *s)
+{
+    return fsbarrier_syncs(s->barrier);
 }
 
 void store_tmp_init(struct store_tmp *t)

@@ -21,6 +21,7 @@ HEADER = "| measurement | unit | fileserver | nginx | fileserver/nginx |"
 BOTH = ("RSS idle after start", "GET 4 KiB, c1", "GET 4 KiB, c64", "GET 100 KiB, c64",
         "GET 10 MiB, c1", "GET 10 MiB, c64", "RSS peak, GET runs",
         "upload 4 KiB, c64, sync_mode group", "upload 100 KiB, c64, sync_mode group",
+        "upload 4 KiB, c64, sync_mode none", "upload 100 KiB, c64, sync_mode none",
         "RSS peak, upload runs", "upload 16 MiB", "download 16 MiB")
 FS_ONLY = ("single-core MD5", "replication of 20", "index rebuild of 2,000 files",
            "start-up with 2,000 files", "get_file_info by md5", "metadata on disk per file")

@@ -26,18 +26,23 @@ def _up(node, data, name, **fields):
     return r.json()
 
 
-def test_restart_keeps_files(node):
-    ups = []
-    for i in range(5):
-        data = payload(random.randint(1, 200000))
-        ups.append((data, _up(node, data, token() + ".bin")))
-    node.restart()
+def _assert_served(node, ups):
+    """every (data, upload reply) pair is downloadable and indexed with its size"""
     for data, j in ups:
         g = requests.get(j["url"], timeout=T)
         assert g.status_code == 200 and g.content == data, describe(g)
         info = assert_ok_json(requests.get(node.g + "/get_file_info", params={"md5": j["md5"]},
                                            timeout=T))["data"]
         assert info["size"] == len(data)
+
+
+def test_restart_keeps_files(node):
+    ups = []
+    for i in range(5):
+        data = payload(random.randint(1, 200000))
+        ups.append((data, _up(node, data, token() + ".bin")))
+    node.restart()
+    _assert_served(node, ups)
     # dedupe still knows the content after the restart
     data, j = ups[0]
     again = _up(node, data, token() + ".bin")
@@ -121,6 +126,36 @@ def test_index_lost_still_serves_files(node):
     node.start()
     g = requests.get(node.url + j["path"], timeout=T)
     assert g.status_code == 200 and g.content == data, describe(g)
+
+
+def _disk_syncs(node):
+    m = requests.get(node.url + "/metrics", timeout=T).text
+    for line in m.splitlines():
+        if line.startswith("fileserver_disk_syncs_total "):
+            return int(line.split()[1])
+    raise AssertionError("no fileserver_disk_syncs_total in /metrics:\n" + m)
+
+
+@pytest.mark.parametrize("mode", ["group", "file", "none"])
+def test_sync_modes_and_clean_stop(start_node, mode):
+    """group and file make the disk syncs their replies wait for; none makes none and still
+    writes everything out on a clean stop; plain and merged uploads alike."""
+    n = start_node({"sync_mode": mode, "enable_merge_small_file": True})
+    assert _disk_syncs(n) == 0
+    ups = []
+    for i in range(6):
+        # merged (small) and plain (over the 1 MiB merge limit) files
+        data = payload(200 + i) if i % 2 else payload(1024 * 1024 + 100 + i)
+        ups.append((data, _up(n, data, token() + ".bin")))
+    syncs = _disk_syncs(n)
+    if mode == "none":
+        assert syncs == 0
+        assert "sync_mode none" in n.log()
+    else:
+        # each upload waits for at least one sync; file mode syncs file and directory
+        assert syncs >= len(ups), syncs
+    n.restart()
+    _assert_served(n, ups)
 
 
 @pytest.mark.slow

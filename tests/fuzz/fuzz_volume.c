@@ -80,7 +80,7 @@ static void fuzz_volume(const uint8_t *body, size_t n)
     snprintf(root, sizeof root, "%s/fuzzvol.XXXXXX", base && *base ? base : "/tmp");
     CHECK(mkdtemp(root));
     struct store *st = NULL;
-    CHECK(store_open(root, true, &st) == 0);
+    CHECK(store_open(root, FSBARRIER_FILE, &st) == 0);
     char dir[600], vpath[700];
     snprintf(dir, sizeof dir, "%s/files/haystack/1", root);
     char mk[600];

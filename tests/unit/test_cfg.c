@@ -729,7 +729,9 @@ static void test_validate_enums(void **state)
     expect_valid("{\"log_level\": \"warn\"}");
     expect_invalid("{\"log_level\": \"verbose\"}", "log_level: ");
     expect_valid("{\"sync_mode\": \"file\"}");
-    expect_invalid("{\"sync_mode\": \"none\"}", "sync_mode: ");
+    expect_valid("{\"sync_mode\": \"none\"}");
+    expect_invalid("{\"sync_mode\": \"off\"}", "sync_mode: ");
+    expect_invalid("{\"sync_mode\": \"\"}", "sync_mode: ");
 }
 
 static void test_validate_names(void **state)

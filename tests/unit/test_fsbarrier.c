@@ -68,13 +68,15 @@ static void write_sync_read(struct fsbarrier *b, int fd)
 static void test_group_mode(void **state)
 {
     struct fixture *f = *state;
-    struct fsbarrier *b = fsbarrier_new(f->dfd, false);
+    struct fsbarrier *b = fsbarrier_new(f->dfd, FSBARRIER_GROUP);
     assert_non_null(b);
     int fd = open_file(f, "g");
     write_sync_read(b, fd);
     /* the directory itself, and repeated calls */
     assert_int_equal(fsbarrier_sync(b, f->dfd), 0);
     assert_int_equal(fsbarrier_sync(b, fd), 0);
+    /* one caller at a time: each call leads its own syncfs */
+    assert_int_equal(fsbarrier_syncs(b), 3);
     close(fd);
     fsbarrier_free(b);
 }
@@ -82,11 +84,12 @@ static void test_group_mode(void **state)
 static void test_file_mode(void **state)
 {
     struct fixture *f = *state;
-    struct fsbarrier *b = fsbarrier_new(f->dfd, true);
+    struct fsbarrier *b = fsbarrier_new(f->dfd, FSBARRIER_FILE);
     assert_non_null(b);
     int fd = open_file(f, "p");
     write_sync_read(b, fd);
     assert_int_equal(fsbarrier_sync(b, f->dfd), 0);
+    assert_int_equal(fsbarrier_syncs(b), 2);
     close(fd);
     fsbarrier_free(b);
 }
@@ -94,8 +97,21 @@ static void test_file_mode(void **state)
 static void test_file_mode_bad_fd(void **state)
 {
     struct fixture *f = *state;
-    struct fsbarrier *b = fsbarrier_new(f->dfd, true);
+    struct fsbarrier *b = fsbarrier_new(f->dfd, FSBARRIER_FILE);
     assert_int_equal(fsbarrier_sync(b, -1), -EBADF);
+    fsbarrier_free(b);
+}
+
+static void test_none_mode(void **state)
+{
+    struct fixture *f = *state;
+    struct fsbarrier *b = fsbarrier_new(f->dfd, FSBARRIER_NONE);
+    int fd = open_file(f, "n");
+    write_sync_read(b, fd);
+    /* no sync is made, so not even a bad descriptor is noticed */
+    assert_int_equal(fsbarrier_sync(b, -1), 0);
+    assert_int_equal(fsbarrier_syncs(b), 0);
+    close(fd);
     fsbarrier_free(b);
 }
 
@@ -132,9 +148,9 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void run_threads(struct fixture *f, bool per_file)
+static void run_threads(struct fixture *f, enum fsbarrier_mode mode)
 {
-    struct fsbarrier *b = fsbarrier_new(f->dfd, per_file);
+    struct fsbarrier *b = fsbarrier_new(f->dfd, mode);
     pthread_t th[THREADS];
     struct worker w[THREADS];
     double t0 = now_s();
@@ -165,12 +181,12 @@ static void run_threads(struct fixture *f, bool per_file)
 
 static void test_group_threads(void **state)
 {
-    run_threads(*state, false);
+    run_threads(*state, FSBARRIER_GROUP);
 }
 
 static void test_file_threads(void **state)
 {
-    run_threads(*state, true);
+    run_threads(*state, FSBARRIER_FILE);
 }
 
 int main(void)
@@ -179,6 +195,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_group_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_mode_bad_fd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_none_mode, setup, teardown),
         cmocka_unit_test(test_free_null),
         cmocka_unit_test_setup_teardown(test_group_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_threads, setup, teardown),

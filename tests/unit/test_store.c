@@ -23,11 +23,11 @@
 struct fixture {
     char base[512]; /* temp dir holding root/ and things outside the store */
     char root[600];
-    bool per_file;
+    enum fsbarrier_mode mode;
     struct store *s;
 };
 
-static int setup_mode(void **state, bool per_file)
+static int setup_mode(void **state, enum fsbarrier_mode mode)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     if (!f)
@@ -36,8 +36,8 @@ static int setup_mode(void **state, bool per_file)
     snprintf(f->root, sizeof(f->root), "%s/root", f->base);
     if (mkdir(f->root, 0775) < 0)
         return -1;
-    f->per_file = per_file;
-    if (store_open(f->root, per_file, &f->s) != 0)
+    f->mode = mode;
+    if (store_open(f->root, mode, &f->s) != 0)
         return -1;
     *state = f;
     return 0;
@@ -45,12 +45,17 @@ static int setup_mode(void **state, bool per_file)
 
 static int setup_group(void **state)
 {
-    return setup_mode(state, false);
+    return setup_mode(state, FSBARRIER_GROUP);
 }
 
 static int setup_file(void **state)
 {
-    return setup_mode(state, true);
+    return setup_mode(state, FSBARRIER_FILE);
+}
+
+static int setup_none(void **state)
+{
+    return setup_mode(state, FSBARRIER_NONE);
 }
 
 static int teardown(void **state)
@@ -154,7 +159,7 @@ static void test_open_empties_tmp(void **state)
     /* a stored file survives the restart */
     full(f, "files", "kept.txt", p, sizeof(p));
     support_write_file(p, "kept", 4);
-    assert_int_equal(store_open(f->root, f->per_file, &f->s), 0);
+    assert_int_equal(store_open(f->root, f->mode, &f->s), 0);
     full(f, "data", "tmp", p, sizeof(p));
     assert_int_equal(count_entries(p), 0);
     full(f, "files", "kept.txt", p, sizeof(p));
@@ -166,7 +171,7 @@ static void test_open_reopen_existing(void **state)
     struct fixture *f = *state;
     struct store *s2 = NULL;
     /* a second open of an existing layout works (mkdir EEXIST is fine) */
-    assert_int_equal(store_open(f->root, !f->per_file, &s2), 0);
+    assert_int_equal(store_open(f->root, f->mode == FSBARRIER_GROUP ? FSBARRIER_FILE : FSBARRIER_GROUP, &s2), 0);
     store_close(s2);
 }
 
@@ -176,7 +181,7 @@ static void test_open_bad_root(void **state)
     char p[1024];
     struct store *s2 = NULL;
     snprintf(p, sizeof(p), "%s/no/such/parent", f->base);
-    assert_true(store_open(p, f->per_file, &s2) < 0);
+    assert_true(store_open(p, f->mode, &s2) < 0);
     assert_null(s2);
     /* files/ exists as a regular file */
     snprintf(p, sizeof(p), "%s/r2", f->base);
@@ -184,7 +189,7 @@ static void test_open_bad_root(void **state)
     snprintf(p, sizeof(p), "%s/r2/files", f->base);
     support_write_file(p, "", 0);
     snprintf(p, sizeof(p), "%s/r2", f->base);
-    assert_true(store_open(p, f->per_file, &s2) < 0);
+    assert_true(store_open(p, f->mode, &s2) < 0);
     assert_null(s2);
 }
 
@@ -939,7 +944,8 @@ static void test_walk_sees_committed_after(void **state)
 
 #define BOTH(fn)                                                                         \
     cmocka_unit_test_setup_teardown(fn, setup_group, teardown),                          \
-        cmocka_unit_test_setup_teardown(fn, setup_file, teardown)
+        cmocka_unit_test_setup_teardown(fn, setup_file, teardown),                       \
+        cmocka_unit_test_setup_teardown(fn, setup_none, teardown)
 
 int main(void)
 {

@@ -676,7 +676,7 @@ static void test_restart_resumes(void **state)
     assert_true(tus_info_complete(&o));
     /* no running digest survived the restart: the finish reads the bytes again */
     struct store *st;
-    assert_int_equal(store_open(f->root, true, &st), 0);
+    assert_int_equal(store_open(f->root, FSBARRIER_FILE, &st), 0);
     struct store_tmp tmp;
     char dg[DIGEST_HEX_MAX], want[DIGEST_HEX_MAX];
     assert_int_equal(tus_acquire(f->t, i.id), 0);
@@ -708,7 +708,7 @@ static void test_crash_leftover_bytes_cut(void **state)
     assert_int_equal(patch(f, i.id, 3, "defghij", NULL, &o), 0);
     assert_int_equal(file_size(p), 10);
     struct store *st;
-    assert_int_equal(store_open(f->root, true, &st), 0);
+    assert_int_equal(store_open(f->root, FSBARRIER_FILE, &st), 0);
     struct store_tmp tmp;
     char dg[DIGEST_HEX_MAX], want[DIGEST_HEX_MAX];
     assert_int_equal(tus_acquire(f->t, i.id), 0);
@@ -744,7 +744,7 @@ static void test_finish_flow(void **state)
     struct fixture *f = *state;
     struct tus_info i, o;
     struct store *st;
-    assert_int_equal(store_open(f->root, true, &st), 0);
+    assert_int_equal(store_open(f->root, FSBARRIER_FILE, &st), 0);
     create(f, 11, NULL, TUS_CONCAT_NONE, &i);
     assert_int_equal(patch(f, i.id, 0, "hello ", NULL, NULL), 0);
     assert_int_equal(patch(f, i.id, 6, "world", NULL, &o), 0);
@@ -930,7 +930,7 @@ static void test_concat_final(void **state)
     struct tus_chunk_args args = args_at(11);
     assert_int_equal(tus_chunk_begin(f->t, fin.id, &args, &c), ERR_FORBIDDEN);
     struct store *st;
-    assert_int_equal(store_open(f->root, true, &st), 0);
+    assert_int_equal(store_open(f->root, FSBARRIER_FILE, &st), 0);
     struct store_tmp tmp;
     char dg[DIGEST_HEX_MAX], want[DIGEST_HEX_MAX];
     assert_int_equal(tus_finish_prepare(f->t, fin.id, &tmp, dg), 0);

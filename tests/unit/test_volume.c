@@ -34,7 +34,7 @@ static int setup(void **state)
     support_tmpdir(f->base, sizeof f->base);
     snprintf(f->root, sizeof f->root, "%s/root", f->base);
     snprintf(f->vdir, sizeof f->vdir, "%s/files/haystack/9", f->root);
-    if (mkdir(f->root, 0775) < 0 || store_open(f->root, false, &f->s) != 0 ||
+    if (mkdir(f->root, 0775) < 0 || store_open(f->root, FSBARRIER_GROUP, &f->s) != 0 ||
         volumes_open(f->s, "9", 65536, &f->v) != 0)
         return -1;
     *state = f;

@@ -1,6 +1,7 @@
 /* The go-fastdfs FileInfo record: what the index keeps for every stored path, its JSON
  * form (field names and order as go-fastdfs writes them) and the keys derived from it. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "digest.h"
@@ -50,3 +51,11 @@ char *fileinfo_to_text(const struct file_info *fi, size_t *len);
 /* Parses JSON text into fi; unknown fields are ignored; wrong types or overlong strings
  * fail with ERR_BADREQ. Field values are validated (path confined, names checked). */
 int fileinfo_from_text(struct file_info *fi, const char *text, size_t len);
+
+/* The record kept with a file's bytes (an xattr) for an index rebuild, malloc'd. When the
+ * rebuild can derive all of it but the upload time from where the file lies (layout_scene:
+ * its scene is the first directory of a dated layout; no rename, ttl or volume) it is just
+ * "t<time ms>", which ext4 keeps inside the inode; the full JSON costs it a block per file. */
+char *fileinfo_saved_text(const struct file_info *fi, bool layout_scene, size_t *len);
+/* Parses either form; the short one leaves name, scene and path empty. */
+int fileinfo_from_saved(struct file_info *fi, const char *text, size_t len);

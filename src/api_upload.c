@@ -327,6 +327,14 @@ static int place_file(struct server *srv, struct store_tmp *tmp, struct file_inf
         }
         if (rc != -EEXIST)
             return rc;
+        if (i == 0 && !link_src) {
+            /* a short saved record names the file by its disk name: keep the name given */
+            size_t tl;
+            char *info = fileinfo_to_text(fi, &tl);
+            if (info)
+                store_tmp_set_info(tmp, info, tl);
+            free(info);
+        }
         /* the name is taken: if it holds a record of the same content, that is our file */
         struct file_info other;
         char rel[PATH_MAX_REL + 8], pk[DIGEST_HEX_MAX];
@@ -345,8 +353,9 @@ static int place_file(struct server *srv, struct store_tmp *tmp, struct file_inf
 }
 
 static int commit_upload(struct server *srv, struct http_req *req, struct store_tmp *tmp,
-                         struct file_info *fi, const char *dir, bool small)
+                         struct file_info *fi, const char *dir, bool custom)
 {
+    bool small = !custom && content_mergeable(srv, fi->size);
     struct file_info dups[DUPS_MAX];
     const char *link_src = NULL;
     char src_rel[PATH_MAX_REL + 8];
@@ -376,7 +385,7 @@ static int commit_upload(struct server *srv, struct http_req *req, struct store_
     if (small)
         return content_commit_small(srv, tmp, fi, true, true, NULL, 0);
     size_t tl;
-    char *info = fileinfo_to_text(fi, &tl);
+    char *info = fileinfo_saved_text(fi, !custom, &tl);
     if (info && !link_src)
         store_tmp_set_info(tmp, info, tl);
     free(info);
@@ -483,7 +492,7 @@ int api_upload_commit(struct server *srv, struct http_req *req, struct store_tmp
     pthread_mutex_t *lk = server_digest_lock(srv, fi.md5);
     pthread_mutex_lock(lk);
     /* merged unless the client chose the place: a chosen path is kept */
-    rc = commit_upload(srv, req, tmp, &fi, dir, !custom && content_mergeable(srv, fi.size));
+    rc = commit_upload(srv, req, tmp, &fi, dir, custom);
     pthread_mutex_unlock(lk);
     if (rc < 0)
         return rc;

@@ -10,6 +10,7 @@
 
 #include "errcode.h"
 #include "strparse.h"
+#include "xalloc.h"
 
 void fileinfo_init(struct file_info *fi)
 {
@@ -179,5 +180,30 @@ int fileinfo_from_text(struct file_info *fi, const char *text, size_t len)
     }
     if (fi->md5[0] && !strparse_is_hex(fi->md5, 32) && !strparse_is_hex(fi->md5, 40))
         return ERR_BADREQ;
+    return 0;
+}
+
+char *fileinfo_saved_text(const struct file_info *fi, bool layout_scene, size_t *len)
+{
+    if (!layout_scene || fi->rename[0] || fi->expire_at || fi->offset != -1 || fi->volume ||
+        fi->time_ms <= 0)
+        return fileinfo_to_text(fi, len);
+    char t[32];
+    int n = snprintf(t, sizeof t, "t%lld", (long long)fi->time_ms);
+    *len = (size_t)n;
+    return xstrdup(t);
+}
+
+int fileinfo_from_saved(struct file_info *fi, const char *text, size_t len)
+{
+    if (len == 0 || text[0] != 't')
+        return fileinfo_from_text(fi, text, len);
+    fileinfo_init(fi);
+    uint64_t ms;
+    /* up to the year 9999 in ms */
+    if (strparse_u64(text + 1, len - 1, 253402300799999ULL, &ms) < 0 || ms == 0)
+        return ERR_BADREQ;
+    fi->time_ms = (int64_t)ms;
+    fi->timestamp = (int64_t)(ms / 1000);
     return 0;
 }

@@ -295,7 +295,7 @@ static void rebuild_one(struct rebuild *rb, char *chunk, const char *dir, const 
     fi.timestamp = st->st_mtime;
     char info[4096];
     bool have = store_get_info(srv->store, rel, info, sizeof info) == 0 &&
-                fileinfo_from_text(&saved, info, strlen(info)) == 0;
+                fileinfo_from_saved(&saved, info, strlen(info)) == 0;
     if (have) {
         /* the saved record describes these bytes when the digest agrees, even if a name
          * collision gave the file another on-disk name */

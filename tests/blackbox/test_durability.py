@@ -49,13 +49,15 @@ def test_restart_keeps_files(node):
     assert again["md5"] == j["md5"]
 
 
-def _upload_five(node):
-    """Five uploads: plain, plain, filename= rename, custom path, other scene.
-    Returns [(data, original name, scene or None, reply)]."""
+def _upload_kinds(node):
+    """Uploads of each kind a rebuild must get right: plain, filename= rename, custom path,
+    other scene, a name taken by other content, a ttl. Returns [(data, original name, scene
+    or None, reply, record before)]."""
     out = []
-    for kind in ("plain", "plain", "rename", "path", "scene"):
+    taken = token() + "_taken.txt"
+    for kind in ("plain", "plain", "rename", "path", "scene", "taken", "taken", "ttl"):
         data = payload(random.randint(10, 50000))
-        orig = token() + "_orig.txt"
+        orig = taken if kind == "taken" else token() + "_orig.txt"
         fields = {}
         scene = "default"
         if kind == "rename":
@@ -66,16 +68,26 @@ def _upload_five(node):
         elif kind == "scene":
             fields["scene"] = "otherscene"
             scene = "otherscene"
+        elif kind == "ttl":
+            fields["ttl"] = "86400"
         j = _up(node, data, orig, **fields)
         if kind == "rename":
             assert j["path"].endswith("/" + fields["filename"]), j
-        out.append((data, orig, scene, j))
+        before = assert_ok_json(requests.get(node.g + "/get_file_info",
+                                             params={"md5": j["md5"]}, timeout=T))["data"]
+        disk = os.path.join(node.path(before["path"]), before.get("rename") or before["name"])
+        saved = os.getxattr(disk, "user.fileserver.info")
+        # a record the file's place tells all but the time of is kept short, in the inode
+        short = kind in ("plain", "scene") or (kind == "taken" and not before.get("rename"))
+        assert saved.startswith(b"t") == short, (kind, saved)
+        out.append((data, orig, scene, j, before))
+    assert out[6][4].get("rename"), out[6][4]  # the second "taken" got another disk name
     return out
 
 
 def _check_rebuilt(node, ups):
     bad = []
-    for data, orig, scene, j in ups:
+    for data, orig, scene, j, before in ups:
         r = requests.get(node.g + "/get_file_info", params={"md5": md5(data)}, timeout=T)
         if r.status_code != 200:
             bad.append(f"{orig}: get_file_info {describe(r)}")
@@ -87,6 +99,9 @@ def _check_rebuilt(node, ups):
             bad.append(f"{orig}: name {info.get('name')!r}, want the original upload name")
         if scene is not None and info.get("scene") != scene:
             bad.append(f"{orig}: scene {info.get('scene')!r}, want {scene!r}")
+        for k in ("timeStamp", "timeMs", "expireAt", "offset", "rename", "path"):
+            if info.get(k) != before.get(k):
+                bad.append(f"{orig}: {k} {info.get(k)!r}, before the rebuild {before.get(k)!r}")
         g = requests.get(node.url + j["path"], timeout=T)
         if g.status_code != 200 or g.content != data:
             bad.append(f"{orig}: download after rebuild {describe(g)}")
@@ -97,7 +112,7 @@ def _check_rebuilt(node, ups):
 
 
 def test_rebuild_meta_cli(node):
-    ups = _upload_five(node)
+    ups = _upload_kinds(node)
     assert node.stop() == 0
     shutil.rmtree(node.path("data", "meta"))
     p = node.run_cli(["--rebuild-meta"], timeout=60)
@@ -108,7 +123,7 @@ def test_rebuild_meta_cli(node):
 
 
 def test_rebuild_via_repair_fileinfo(node):
-    ups = _upload_five(node)
+    ups = _upload_kinds(node)
     assert node.stop() == 0
     shutil.rmtree(node.path("data", "meta"))
     node.start()

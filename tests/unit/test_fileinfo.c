@@ -64,6 +64,81 @@ static void reject(const char *text)
         fail_msg("accepted (rc %d): %s", rc, text);
 }
 
+/* ---- the record saved with the bytes ---- */
+
+static void plain_upload(struct file_info *fi)
+{
+    sample(fi);
+    fi->rename[0] = '\0';
+    fi->offset = -1;
+    fi->time_ms = 1704112200123LL;
+}
+
+static void test_saved_short_form(void **state)
+{
+    (void)state;
+    struct file_info fi, back;
+    size_t len;
+    plain_upload(&fi);
+    char *s = fileinfo_saved_text(&fi, true, &len);
+    assert_string_equal(s, "t1704112200123");
+    assert_int_equal(len, strlen(s));
+    assert_int_equal(fileinfo_from_saved(&back, s, len), 0);
+    free(s);
+    /* only the time: the rest comes from where the file lies */
+    assert_int_equal(back.time_ms, fi.time_ms);
+    assert_int_equal(back.timestamp, 1704112200);
+    assert_string_equal(back.name, "");
+    assert_string_equal(back.scene, "");
+    assert_int_equal(back.offset, -1);
+    assert_int_equal(back.expire_at, 0);
+}
+
+/* Whatever the file's place cannot tell is saved as the whole record. */
+static void test_saved_full_form(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 6; i++) {
+        struct file_info fi, back;
+        size_t len;
+        plain_upload(&fi);
+        bool layout = true;
+        switch (i) {
+        case 0: layout = false; break; /* a custom path: the scene is not in it */
+        case 1: snprintf(fi.rename, sizeof(fi.rename), "0_x.jpg"); break;
+        case 2: fi.expire_at = 1704200000; break;
+        case 3: fi.offset = 4096; break;
+        case 4: fi.volume = 3; break;
+        case 5: fi.time_ms = 0; break;
+        }
+        char *s = fileinfo_saved_text(&fi, layout, &len);
+        assert_int_equal(s[0], '{');
+        assert_int_equal(fileinfo_from_saved(&back, s, len), 0);
+        assert_fi_equal(&fi, &back);
+        assert_int_equal(back.expire_at, fi.expire_at);
+        assert_int_equal(back.time_ms, fi.time_ms);
+        free(s);
+    }
+}
+
+static void test_saved_bad_forms(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"", "t", "t0", "tabc", "t-1", "t+1", "t 1", "t12x",
+                                      "t1.5", "t99999999999999999999", "t253402300800000",
+                                      "T123", "x123", "{", "[1]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct file_info fi;
+        if (fileinfo_from_saved(&fi, bad[i], strlen(bad[i])) != ERR_BADREQ)
+            fail_msg("accepted: '%s'", bad[i]);
+    }
+    struct file_info fi;
+    /* the largest time accepted, and a length that stops before trailing bytes */
+    assert_int_equal(fileinfo_from_saved(&fi, "t253402300799999", 16), 0);
+    assert_int_equal(fileinfo_from_saved(&fi, "t5xyz", 2), 0);
+    assert_int_equal(fi.time_ms, 5);
+}
+
 /* ---- basics ---- */
 
 static void test_init(void **state)
@@ -569,6 +644,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_init),
+        cmocka_unit_test(test_saved_short_form),
+        cmocka_unit_test(test_saved_full_form),
+        cmocka_unit_test(test_saved_bad_forms),
         cmocka_unit_test(test_disk_name),
         cmocka_unit_test(test_rel),
         cmocka_unit_test(test_rel_small_buffer),

@@ -40,7 +40,11 @@ int store_files_fd(const struct store *s);
 /* Disk syncs made by commits so far (fsbarrier_syncs). */
 long long store_syncs(const struct store *s);
 
+/* A new temp: anonymous (O_TMPFILE, name "") where the filesystem and /proc allow it, else
+ * a named file data/tmp/up-<random>. */
 int store_tmp_create(struct store *s, struct store_tmp *t);
+/* From now on temps are named files, as on filesystems without O_TMPFILE (for tests). */
+void store_use_named_tmp(struct store *s);
 /* Writes to the file, or to memory for a memory temp (spilling to a file when full). */
 int store_tmp_write(struct store_tmp *t, const void *p, size_t n);
 /* Closes and unlinks (frees the memory of a memory temp); safe on an empty tmp. */

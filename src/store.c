@@ -38,6 +38,7 @@ static int reopen_dir(int fd)
 struct store {
     int files_fd;
     int tmp_fd;
+    bool anon_tmp; /* temps are O_TMPFILE files, named by linkat through /proc/self/fd */
     struct fsbarrier *barrier;
     atomic_size_t mem_used; /* bytes reserved by memory temps */
 };
@@ -65,6 +66,37 @@ static int clean_tmp(int tmp_fd)
     if (removed)
         log_info("store", "removed %d unfinished temp files", removed);
     return 0;
+}
+
+/* Names an anonymous (O_TMPFILE) file: a plain linkat of it needs AT_EMPTY_PATH and with it
+ * CAP_DAC_READ_SEARCH, its /proc/self/fd link does not. */
+static int link_anon(int fd, int dfd, const char *name)
+{
+    char p[48];
+    snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, p, dfd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+}
+
+/* An anonymous temp has no directory entry to create and remove, and no cross-directory
+ * rename to lock: cheaper per upload, and nothing left behind by a crash. It needs a
+ * filesystem with O_TMPFILE and a mounted /proc; without them temps are named files. */
+static bool anon_tmp_works(int tmp_fd)
+{
+    int fd = openat(tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return false;
+    unsigned char rnd[8];
+    char name[32];
+    bool ok = false;
+    if (digest_random(rnd, sizeof rnd) == 0) {
+        snprintf(name, sizeof name, "probe-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+                 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+        ok = link_anon(fd, tmp_fd, name) == 0;
+        if (ok)
+            unlinkat(tmp_fd, name, 0);
+    }
+    close(fd);
+    return ok;
 }
 
 static int open_dir_created(const char *path)
@@ -96,6 +128,7 @@ int store_open(const char *root, enum fsbarrier_mode mode, struct store **out)
         goto fail;
     s->tmp_fd = rc;
     clean_tmp(s->tmp_fd);
+    s->anon_tmp = anon_tmp_works(s->tmp_fd);
     s->barrier = fsbarrier_new(s->files_fd, mode);
     *out = s;
     return 0;
@@ -120,6 +153,11 @@ void store_close(struct store *s)
 int store_files_fd(const struct store *s)
 {
     return s->files_fd;
+}
+
+void store_use_named_tmp(struct store *s)
+{
+    s->anon_tmp = false;
 }
 
 long long store_syncs(const struct store *s)
@@ -178,6 +216,14 @@ int store_tmp_create(struct store *s, struct store_tmp *t)
     t->flushed = 0;
     t->mem = NULL;
     t->owner = s;
+    t->name[0] = '\0';
+    if (s->anon_tmp) {
+        int fd = openat(s->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return -errno;
+        t->fd = fd;
+        return 0;
+    }
     for (int tries = 0; tries < 8; tries++) {
         if (digest_random(rnd, sizeof rnd) < 0)
             return -EIO;
@@ -242,7 +288,8 @@ void store_tmp_discard(struct store *s, struct store_tmp *t)
         return;
     close(t->fd);
     t->fd = -1;
-    unlinkat(s->tmp_fd, t->name, 0);
+    if (t->name[0])
+        unlinkat(s->tmp_fd, t->name, 0);
 }
 
 /* Splits rel into its directory fd (opened beneath files/) and the last segment. */
@@ -286,7 +333,13 @@ int store_tmp_commit(struct store *s, struct store_tmp *t, const char *dir, cons
         return rc;
     if ((rc = open_dir_created_at(s, dir, &dfd)) < 0)
         return rc;
-    if (renameat2(s->tmp_fd, t->name, dfd, name, RENAME_NOREPLACE) < 0) {
+    if (!t->name[0]) {
+        /* like RENAME_NOREPLACE, linkat never replaces a name */
+        if ((rc = link_anon(t->fd, dfd, name)) < 0) {
+            close(dfd);
+            return rc;
+        }
+    } else if (renameat2(s->tmp_fd, t->name, dfd, name, RENAME_NOREPLACE) < 0) {
         rc = -errno;
         /* filesystems without RENAME_NOREPLACE: link refuses to replace as well */
         if (rc == -EINVAL || rc == -ENOSYS) {

@@ -169,6 +169,24 @@ def files_under(d):
     return sorted(out)
 
 
+def temp_files(node):
+    """The node's upload temps: names in ROOT/data/tmp, and the anonymous (O_TMPFILE) ones
+    it holds open there, which have no name and show in /proc as "#<inode> (deleted)"."""
+    tmp = node.path("data", "tmp")
+    out = os.listdir(tmp) if os.path.isdir(tmp) else []
+    pid = node.pid
+    fds = f"/proc/{pid}/fd"
+    if pid and os.path.isdir(fds):
+        for fd in os.listdir(fds):
+            try:
+                target = os.readlink(os.path.join(fds, fd))
+            except OSError:
+                continue   # closed meanwhile
+            if os.path.dirname(target) == os.path.realpath(tmp) and target.endswith(" (deleted)"):
+                out.append(os.path.basename(target)[:-len(" (deleted)")])
+    return out
+
+
 def file_md5(path):
     h = hashlib.md5()
     with open(path, "rb") as f:

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from bbutil import (T, assert_fail, containment_problems, describe, file_md5, files_under,
-                    md5, multipart, payload, raw_exchange, token, upload, wait_for)
+                    md5, multipart, payload, raw_exchange, temp_files, token, upload, wait_for)
 
 
 def _alive(node):
@@ -19,15 +19,13 @@ def _alive(node):
 
 
 def _leftovers(node):
-    tmp = node.path("data", "tmp")
     left = [os.path.relpath(p, node.root) for p in files_under(node.path("files"))]
-    if os.path.isdir(tmp):
-        left += [os.path.join("data", "tmp", e) for e in os.listdir(tmp)]
-    return left
+    # a temp still open is a leak even when it has no name
+    return left + [os.path.join("data", "tmp", e) for e in temp_files(node)]
 
 
 def _nothing_stored(node, timeout=10):
-    """No file under ROOT/files and ROOT/data/tmp empty (waiting up to timeout for the
+    """No file under ROOT/files and no temp, named or open (waiting up to timeout for the
     server to clean up after a client that vanished)."""
     deadline = time.monotonic() + timeout
     left = []
@@ -130,17 +128,12 @@ def test_truncated_body_cut_off_mid_part(node):
     _alive(node)
 
 
-def _tmp_files(node):
-    tmp = node.path("data", "tmp")
-    return os.listdir(tmp) if os.path.isdir(tmp) else []
-
-
 def _close_after(node, s, when):
     """Closes the client socket right away, or once the upload's temp file exists (so the
     server is known to be mid-body when the client vanishes)."""
     if when == "after-temp-file":
         try:
-            wait_for(lambda: _tmp_files(node), timeout=5, what="a temp file")
+            wait_for(lambda: temp_files(node), timeout=5, what="a temp file")
         except AssertionError:
             pass                # the server may not spool yet; the close still must be clean
     s.close()

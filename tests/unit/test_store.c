@@ -27,7 +27,7 @@ struct fixture {
     struct store *s;
 };
 
-static int setup_mode(void **state, enum fsbarrier_mode mode)
+static int setup_mode(void **state, enum fsbarrier_mode mode, bool named)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     if (!f)
@@ -39,23 +39,31 @@ static int setup_mode(void **state, enum fsbarrier_mode mode)
     f->mode = mode;
     if (store_open(f->root, mode, &f->s) != 0)
         return -1;
+    /* most tests look at the temp by its name; the anonymous ones are tested below */
+    if (named)
+        store_use_named_tmp(f->s);
     *state = f;
     return 0;
 }
 
 static int setup_group(void **state)
 {
-    return setup_mode(state, FSBARRIER_GROUP);
+    return setup_mode(state, FSBARRIER_GROUP, true);
 }
 
 static int setup_file(void **state)
 {
-    return setup_mode(state, FSBARRIER_FILE);
+    return setup_mode(state, FSBARRIER_FILE, true);
 }
 
 static int setup_none(void **state)
 {
-    return setup_mode(state, FSBARRIER_NONE);
+    return setup_mode(state, FSBARRIER_NONE, true);
+}
+
+static int setup_anon(void **state)
+{
+    return setup_mode(state, FSBARRIER_GROUP, false);
 }
 
 static int teardown(void **state)
@@ -267,14 +275,17 @@ static void test_commit_existing_name(void **state)
     /* both survive: the old file unchanged, the temp still there and still ours */
     full(f, "files", "x/same.txt", p, sizeof(p));
     assert_file_content(p, "old");
+    assert_fd_content(t.fd, "new");
+    bool named = t.name[0] != '\0'; /* an anonymous temp has no path to look at */
     full(f, "data/tmp", t.name, tp, sizeof(tp));
-    assert_file_content(tp, "new");
-    assert_true(t.fd >= 0);
+    if (named)
+        assert_file_content(tp, "new");
     /* the caller can still commit it elsewhere */
     assert_int_equal(store_tmp_commit(f->s, &t, "x", "other.txt"), 0);
     full(f, "files", "x/other.txt", p, sizeof(p));
     assert_file_content(p, "new");
-    assert_false(exists(tp));
+    if (named)
+        assert_false(exists(tp));
 }
 
 static void test_commit_existing_dir_as_name(void **state)
@@ -364,6 +375,67 @@ static void test_discard_never_created(void **state)
     t.fd = -1;
     store_tmp_discard(f->s, &t);
     assert_int_equal(t.fd, -1);
+}
+
+/* ---- anonymous temps (O_TMPFILE) ---- */
+
+static void tmpdir_of(struct fixture *f, char *out, size_t cap)
+{
+    full(f, "data", "tmp", out, cap);
+}
+
+static void test_anon_commit_places_bytes(void **state)
+{
+    struct fixture *f = *state;
+    char tmpdir[1024], p[1024];
+    tmpdir_of(f, tmpdir, sizeof(tmpdir));
+    struct store_tmp t;
+    assert_int_equal(store_tmp_create(f->s, &t), 0);
+    assert_true(t.fd >= 0);
+    assert_string_equal(t.name, ""); /* no name, nothing in data/tmp */
+    assert_int_equal(count_entries(tmpdir), 0);
+    assert_int_equal(store_tmp_write(&t, "anonymous", 9), 0);
+    assert_int_equal(store_tmp_set_info(&t, "t1", 2), 0);
+    assert_int_equal(store_tmp_commit(f->s, &t, "a/b", "x.txt"), 0);
+    assert_int_equal(t.fd, -1);
+    full(f, "files", "a/b/x.txt", p, sizeof(p));
+    assert_file_content(p, "anonymous");
+    char info[16];
+    assert_int_equal(store_get_info(f->s, "a/b/x.txt", info, sizeof(info)), 0);
+    assert_string_equal(info, "t1");
+    assert_int_equal(count_entries(tmpdir), 0);
+}
+
+static void test_anon_discard_leaves_nothing(void **state)
+{
+    struct fixture *f = *state;
+    char tmpdir[1024], files[1024];
+    tmpdir_of(f, tmpdir, sizeof(tmpdir));
+    full(f, "files", "", files, sizeof(files));
+    struct store_tmp t;
+    assert_int_equal(store_tmp_create(f->s, &t), 0);
+    assert_int_equal(store_tmp_write(&t, "gone", 4), 0);
+    store_tmp_discard(f->s, &t);
+    assert_int_equal(t.fd, -1);
+    store_tmp_discard(f->s, &t);
+    assert_int_equal(count_entries(tmpdir), 0);
+    assert_int_equal(count_entries(files), 0);
+}
+
+static void test_anon_mem_spill(void **state)
+{
+    struct fixture *f = *state;
+    char tmpdir[1024], p[1024];
+    tmpdir_of(f, tmpdir, sizeof(tmpdir));
+    struct store_tmp t;
+    assert_int_equal(store_tmp_create_mem(f->s, &t, 4), 0);
+    assert_int_equal(store_tmp_write(&t, "12345", 5), 0); /* over: spilled, still unnamed */
+    assert_true(t.fd >= 0);
+    assert_string_equal(t.name, "");
+    assert_int_equal(count_entries(tmpdir), 0);
+    assert_int_equal(store_tmp_commit(f->s, &t, "m", "s.txt"), 0);
+    full(f, "files", "m/s.txt", p, sizeof(p));
+    assert_file_content(p, "12345");
 }
 
 /* ---- memory temps (small uploads bound for a volume) ---- */
@@ -942,7 +1014,7 @@ static void test_walk_sees_committed_after(void **state)
     assert_string_equal(w.seen[0], "late|l.txt");
 }
 
-#define BOTH(fn)                                                                         \
+#define EACH_MODE(fn)                                                                         \
     cmocka_unit_test_setup_teardown(fn, setup_group, teardown),                          \
         cmocka_unit_test_setup_teardown(fn, setup_file, teardown),                       \
         cmocka_unit_test_setup_teardown(fn, setup_none, teardown)
@@ -950,50 +1022,55 @@ static void test_walk_sees_committed_after(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        BOTH(test_open_creates_layout),
-        BOTH(test_open_empties_tmp),
-        BOTH(test_open_reopen_existing),
-        BOTH(test_open_bad_root),
+        EACH_MODE(test_open_creates_layout),
+        EACH_MODE(test_open_empties_tmp),
+        EACH_MODE(test_open_reopen_existing),
+        EACH_MODE(test_open_bad_root),
         cmocka_unit_test(test_close_null),
-        BOTH(test_commit_places_bytes),
-        BOTH(test_commit_top_level),
-        BOTH(test_commit_existing_dir),
-        BOTH(test_commit_distinct_temps),
-        BOTH(test_commit_existing_name),
-        BOTH(test_commit_existing_dir_as_name),
-        BOTH(test_commit_bad_name),
-        BOTH(test_commit_bad_dir),
-        BOTH(test_commit_symlinked_dir_refused),
-        BOTH(test_discard),
-        BOTH(test_discard_never_created),
-        BOTH(test_mem_tmp_stays_in_memory),
-        BOTH(test_mem_tmp_spills_when_full),
-        BOTH(test_mem_tmp_commit_and_info_spill),
-        BOTH(test_mem_tmp_budget),
-        BOTH(test_link_same_inode),
-        BOTH(test_link_top_level),
-        BOTH(test_link_refuses_existing),
-        BOTH(test_link_missing_source),
-        BOTH(test_link_bad_paths),
-        BOTH(test_link_via_planted_symlink),
-        BOTH(test_unlink),
-        BOTH(test_unlink_directory_refused),
-        BOTH(test_unlink_one_link_keeps_other),
-        BOTH(test_unlink_bad_paths),
-        BOTH(test_open_read),
-        BOTH(test_open_read_missing),
-        BOTH(test_open_read_dotdot),
-        BOTH(test_open_read_absolute),
-        BOTH(test_open_read_planted_symlink),
-        BOTH(test_info_roundtrip),
-        BOTH(test_info_absent),
-        BOTH(test_info_small_buffer),
-        BOTH(test_info_one_byte_buffer),
-        BOTH(test_walk_visits_all),
-        BOTH(test_walk_twice),
-        BOTH(test_walk_empty),
-        BOTH(test_walk_stops),
-        BOTH(test_walk_sees_committed_after),
+        cmocka_unit_test_setup_teardown(test_anon_commit_places_bytes, setup_anon, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_existing_name, setup_anon, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_bad_name, setup_anon, teardown),
+        cmocka_unit_test_setup_teardown(test_anon_discard_leaves_nothing, setup_anon, teardown),
+        cmocka_unit_test_setup_teardown(test_anon_mem_spill, setup_anon, teardown),
+        EACH_MODE(test_commit_places_bytes),
+        EACH_MODE(test_commit_top_level),
+        EACH_MODE(test_commit_existing_dir),
+        EACH_MODE(test_commit_distinct_temps),
+        EACH_MODE(test_commit_existing_name),
+        EACH_MODE(test_commit_existing_dir_as_name),
+        EACH_MODE(test_commit_bad_name),
+        EACH_MODE(test_commit_bad_dir),
+        EACH_MODE(test_commit_symlinked_dir_refused),
+        EACH_MODE(test_discard),
+        EACH_MODE(test_discard_never_created),
+        EACH_MODE(test_mem_tmp_stays_in_memory),
+        EACH_MODE(test_mem_tmp_spills_when_full),
+        EACH_MODE(test_mem_tmp_commit_and_info_spill),
+        EACH_MODE(test_mem_tmp_budget),
+        EACH_MODE(test_link_same_inode),
+        EACH_MODE(test_link_top_level),
+        EACH_MODE(test_link_refuses_existing),
+        EACH_MODE(test_link_missing_source),
+        EACH_MODE(test_link_bad_paths),
+        EACH_MODE(test_link_via_planted_symlink),
+        EACH_MODE(test_unlink),
+        EACH_MODE(test_unlink_directory_refused),
+        EACH_MODE(test_unlink_one_link_keeps_other),
+        EACH_MODE(test_unlink_bad_paths),
+        EACH_MODE(test_open_read),
+        EACH_MODE(test_open_read_missing),
+        EACH_MODE(test_open_read_dotdot),
+        EACH_MODE(test_open_read_absolute),
+        EACH_MODE(test_open_read_planted_symlink),
+        EACH_MODE(test_info_roundtrip),
+        EACH_MODE(test_info_absent),
+        EACH_MODE(test_info_small_buffer),
+        EACH_MODE(test_info_one_byte_buffer),
+        EACH_MODE(test_walk_visits_all),
+        EACH_MODE(test_walk_twice),
+        EACH_MODE(test_walk_empty),
+        EACH_MODE(test_walk_stops),
+        EACH_MODE(test_walk_sees_committed_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

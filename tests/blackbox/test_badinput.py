@@ -169,6 +169,28 @@ def test_truncated_chunked_then_close(node, when):
     _alive(node)
 
 
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+@pytest.mark.parametrize("size", [5000, 300000])
+def test_half_closed_after_a_complete_body_is_answered(node, framing, size):
+    """A client may close its side once the whole body is sent: that is not a vanished
+    client, and the upload must succeed (the checks for cut-short bodies must not fire)."""
+    data = payload(size)
+    body, ctype = multipart([("output", "json")], ("half.bin", data))
+    if framing == "chunked":
+        head = (f"POST /group1/upload HTTP/1.1\r\nHost: 127.0.0.1:{node.port}\r\n"
+                f"Content-Type: {ctype}\r\nTransfer-Encoding: chunked\r\n"
+                "Connection: close\r\n\r\n").encode()
+        parts = [head] + [b"%x\r\n" % len(body[i:i + 65536]) + body[i:i + 65536] + b"\r\n"
+                          for i in range(0, len(body), 65536)] + [b"0\r\n\r\n"]
+    else:
+        parts = [_req(node, body, ctype), body]
+    resp, raw, err = raw_exchange(node.port, [b"".join(parts)], read_timeout=15,
+                                  shutdown_write=True)
+    assert resp is not None and resp.status == 200, (err, raw[:300])
+    g = requests.get(node.g + "/get_file_info", params={"md5": md5(data)}, timeout=T)
+    assert g.status_code == 200 and g.json()["data"]["size"] == size, describe(g)
+
+
 def test_content_length_smaller_than_body(node):
     body, ctype = multipart([("output", "json")], ("a.txt", payload(5000)))
     resp, raw, err = raw_exchange(node.port, [_req(node, body, ctype, cl=len(body) - 100), body],

@@ -7,11 +7,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include "log.h"
 #include "xalloc.h"
@@ -146,15 +146,19 @@ void digest_hmac_sha1(const void *key, size_t klen, const void *msg, size_t n,
 
 int digest_random(void *out, size_t n)
 {
+    /* the kernel's generator: OpenSSL's would map a megabyte or two of libcrypto into every
+     * process on its first use (at start, for a generated peer_id) for the same quality */
     unsigned char *p = out;
     while (n) {
-        int chunk = n > INT_MAX ? INT_MAX : (int)n;
-        if (RAND_bytes(p, chunk) != 1) {
-            log_ssl("RAND_bytes");
+        ssize_t r = getrandom(p, n, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            log_error("digest", "getrandom: %s", strerror(errno));
             return -EIO;
         }
-        p += chunk;
-        n -= (size_t)chunk;
+        p += r;
+        n -= (size_t)r;
     }
     return 0;
 }

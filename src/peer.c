@@ -67,28 +67,40 @@ int peer_client_new(const char *secret, const char *self, struct peer_client **o
 {
     if (!out)
         return -EINVAL;
-    pthread_once(&global_once, global_init);
-    if (global_rc != CURLE_OK) {
-        log_error("peer", "curl_global_init: %s", curl_easy_strerror(global_rc));
-        return -EIO;
-    }
     struct peer_client *pc = xcalloc(1, sizeof(*pc));
     pc->secret = xstrdup(secret ? secret : "");
     pc->self = xstrdup(self ? self : "");
     for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&pc->share_locks[i], NULL);
     pthread_mutex_init(&pc->pool_lock, NULL);
-    pc->share = curl_share_init();
-    if (!pc->share || curl_share_setopt(pc->share, CURLSHOPT_LOCKFUNC, share_lock) ||
-        curl_share_setopt(pc->share, CURLSHOPT_UNLOCKFUNC, share_unlock) ||
-        curl_share_setopt(pc->share, CURLSHOPT_USERDATA, pc) ||
-        curl_share_setopt(pc->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS)) {
-        log_error("peer", "cannot set up the shared DNS cache");
-        peer_client_free(pc);
-        return -EIO;
-    }
     *out = pc;
     return 0;
+}
+
+/* libcurl (and with it OpenSSL, which maps megabytes of library code) is set up on the
+ * first call, not at start: a node that never calls anyone never pays for it. Called with
+ * pool_lock held. */
+static bool client_ready(struct peer_client *pc)
+{
+    if (pc->share)
+        return true;
+    pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK) {
+        log_error("peer", "curl_global_init: %s", curl_easy_strerror(global_rc));
+        return false;
+    }
+    CURLSH *sh = curl_share_init();
+    if (!sh || curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock) ||
+        curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock) ||
+        curl_share_setopt(sh, CURLSHOPT_USERDATA, pc) ||
+        curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS)) {
+        log_error("peer", "cannot set up the shared DNS cache");
+        if (sh)
+            curl_share_cleanup(sh);
+        return false;
+    }
+    pc->share = sh;
+    return true;
 }
 
 void peer_client_free(struct peer_client *pc)
@@ -128,9 +140,12 @@ static CURL *handle_get(struct peer_client *pc)
 {
     CURL *h = NULL;
     pthread_mutex_lock(&pc->pool_lock);
-    if (pc->nidle > 0)
+    bool ready = client_ready(pc);
+    if (ready && pc->nidle > 0)
         h = pc->idle[--pc->nidle];
     pthread_mutex_unlock(&pc->pool_lock);
+    if (!ready)
+        return NULL;
     return h ? h : curl_easy_init();
 }
 

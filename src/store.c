@@ -85,16 +85,13 @@ static bool anon_tmp_works(int tmp_fd)
     int fd = openat(tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
     if (fd < 0)
         return false;
-    unsigned char rnd[8];
+    /* data/tmp was just emptied and only this process names files there; no random name:
+     * the first use of the random generator maps a megabyte or two of libcrypto */
     char name[32];
-    bool ok = false;
-    if (digest_random(rnd, sizeof rnd) == 0) {
-        snprintf(name, sizeof name, "probe-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
-                 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-        ok = link_anon(fd, tmp_fd, name) == 0;
-        if (ok)
-            unlinkat(tmp_fd, name, 0);
-    }
+    snprintf(name, sizeof name, "probe-%ld", (long)getpid());
+    bool ok = link_anon(fd, tmp_fd, name) == 0;
+    if (ok)
+        unlinkat(tmp_fd, name, 0);
     close(fd);
     return ok;
 }

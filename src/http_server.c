@@ -395,7 +395,9 @@ static enum MHD_Result queue_reply(struct conn *c)
  * A body of known length that is not complete then can never be: true, and the request is
  * aborted. A chunked body's terminator may still sit in MHD's buffer (a client may close
  * its side after sending it), so that connection only gets a short idle timeout: a
- * complete request still goes through, a cut one is dropped within seconds. */
+ * complete request still goes through, a cut one is dropped within seconds. (Over TLS the
+ * rest of a body may sit decrypted in GnuTLS while the socket has ended; the client has
+ * then closed for good, as TLS clients do not half-close, and cannot read a reply.) */
 #define HALF_CLOSED_TIMEOUT_S 2
 
 static bool body_cut_short(struct conn *c)

@@ -356,6 +356,13 @@ def test_https(start_node):
     assert r.status_code == 200 and r.json()["url"].startswith("https://"), r.text
     r = requests.get(base + r.json()["path"], verify=False, timeout=T)
     assert r.content == data
+    # a body of many TLS records and many pieces (the end-of-stream peek runs after each)
+    big = payload(3 * 1024 * 1024 + 17)
+    r = requests.post(base + "/group1/upload", files={"file": ("big.bin", big)},
+                      data={"output": "json"}, verify=False, timeout=T)
+    assert r.status_code == 200 and r.json()["size"] == len(big), r.text
+    r = requests.get(base + r.json()["path"], verify=False, timeout=T)
+    assert r.content == big
     # plain HTTP on the TLS port is not served
     with pytest.raises(requests.RequestException):
         requests.get(n.url + "/healthz", timeout=3)

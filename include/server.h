@@ -46,6 +46,8 @@ struct server {
                                * many waiters at once); NULL before server_start */
     bool nosync;              /* sync_mode none: commits never wait for the disk, so they
                                * run on the HTTP thread */
+    atomic_int thumbs_state;  /* data/thumbs: 0 not looked at yet, 1 exists, 2 absent
+                               * (thumbs.c; spares each index write a failing opendir) */
     /* one lock per digest stripe: dedupe check and commit of one content are serialised */
     pthread_mutex_t digest_locks[SERVER_DIGEST_LOCKS];
     time_t started;

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +16,8 @@
 
 #include "server.h"
 #include "strparse.h"
+
+enum { THUMBS_UNKNOWN, THUMBS_SOME, THUMBS_NONE };
 
 static int dir_of(const struct server *srv, const char *pk, char *out, size_t cap)
 {
@@ -52,7 +56,10 @@ int thumbs_put(struct server *srv, const char *pathkey, int w, int h, const void
         return rc;
     char parent[1300];
     snprintf(parent, sizeof parent, "%s/data/thumbs", srv->root);
-    if ((mkdir(parent, 0775) < 0 && errno != EEXIST) || (mkdir(dir, 0775) < 0 && errno != EEXIST))
+    if (mkdir(parent, 0775) < 0 && errno != EEXIST)
+        return -errno;
+    atomic_store(&srv->thumbs_state, THUMBS_SOME);
+    if (mkdir(dir, 0775) < 0 && errno != EEXIST)
         return -errno;
     snprintf(path, sizeof path, "%s/%dx%d", dir, w, h);
     /* two threads may make the same size at once: each writes its own temp file */
@@ -81,10 +88,27 @@ int thumbs_put(struct server *srv, const char *pathkey, int w, int h, const void
     return rc;
 }
 
+/* Whether data/thumbs may hold anything: most nodes never resize an image, and every
+ * index write drops the path's cache. Looked at once; thumbs_put sets it. */
+static bool thumbs_any(struct server *srv)
+{
+    int st = atomic_load(&srv->thumbs_state);
+    if (st == THUMBS_UNKNOWN) {
+        char parent[1300];
+        struct stat sb;
+        snprintf(parent, sizeof parent, "%s/data/thumbs", srv->root);
+        int seen = stat(parent, &sb) == 0 ? THUMBS_SOME : THUMBS_NONE;
+        /* a thumbs_put meanwhile has stored THUMBS_SOME, which stays */
+        if (atomic_compare_exchange_strong(&srv->thumbs_state, &st, seen))
+            st = seen;
+    }
+    return st == THUMBS_SOME;
+}
+
 void thumbs_drop(struct server *srv, const char *pathkey)
 {
     char dir[1400];
-    if (dir_of(srv, pathkey, dir, sizeof dir))
+    if (!thumbs_any(srv) || dir_of(srv, pathkey, dir, sizeof dir))
         return;
     DIR *d = opendir(dir);
     if (!d)

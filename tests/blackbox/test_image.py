@@ -66,6 +66,15 @@ def test_cache_and_invalidation(node):
                        timeout=T).json()["data"]["md5"]
     assert requests.post(node.g + "/delete", data={"md5": md5}, timeout=T).status_code == 200
     assert not list((Path(node.root) / "data" / "thumbs").rglob("100x0"))
+    # after a restart the node first learns that cached sizes exist from the disk
+    path, _ = _up(node, "photo_64x48.jpg")
+    assert requests.get(node.url + path, params={"width": 32}, timeout=T).status_code == 200
+    assert len(list((Path(node.root) / "data" / "thumbs").rglob("32x0"))) == 1
+    node.restart()
+    md5 = requests.get(node.g + "/get_file_info", params={"path": path},
+                       timeout=T).json()["data"]["md5"]
+    assert requests.post(node.g + "/delete", data={"md5": md5}, timeout=T).status_code == 200
+    assert not list((Path(node.root) / "data" / "thumbs").rglob("32x0"))
 
 
 def test_hostile_and_bad_parameters(node):

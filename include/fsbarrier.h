@@ -21,5 +21,8 @@ void fsbarrier_free(struct fsbarrier *b);
 /* Returns once every write made before the call to fd (and, in group mode, to anything on
  * the filesystem) is durable; at once in none mode. 0 or a negative errno. */
 int fsbarrier_sync(struct fsbarrier *b, int fd);
+/* One syncfs of the whole filesystem now, whatever the mode (for work that removes durable
+ * data, such as a compaction, which must not depend on sync_mode none). 0 or -errno. */
+int fsbarrier_sync_fs(struct fsbarrier *b);
 /* How many fsync/syncfs calls were made: uploads per sync shows what group commit wins. */
 long long fsbarrier_syncs(struct fsbarrier *b);

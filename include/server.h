@@ -67,6 +67,9 @@ int server_start(struct server *srv);
 void server_stop(struct server *srv, int drain_ms);
 void server_fini(struct server *srv);
 
+/* Makes everything written so far durable, files and index, whatever sync_mode says. */
+int server_sync_all(struct server *srv);
+
 /* Rebuilds the index from files/: returns the number of records written, or < 0. */
 long long server_rebuild_meta(struct server *srv);
 /* Reads a backup (data/backup/<day>.jsonl) back into the index, for records whose bytes

@@ -37,6 +37,8 @@ int store_tmp_spill(struct store_tmp *t);
 int store_open(const char *root, enum fsbarrier_mode mode, struct store **out);
 void store_close(struct store *s);
 int store_files_fd(const struct store *s);
+/* syncfs of the store's filesystem, whatever the sync mode (fsbarrier_sync_fs). */
+int store_sync_fs(struct store *s);
 /* Disk syncs made by commits so far (fsbarrier_syncs). */
 long long store_syncs(const struct store *s);
 

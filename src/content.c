@@ -383,8 +383,11 @@ json_t *content_compact(struct server *srv, int percent)
         volumes_scan(srv->volumes, nums[i], move_cb, &c);
         moved += c.moved;
         failed += c.failed;
-        /* a needle that could not move keeps its volume */
-        if (c.failed == 0 && volumes_remove(srv->volumes, nums[i]) == 0) {
+        /* a needle that could not move keeps its volume; with sync_mode none the moved
+         * needles and their records are synced here, since the volume they leave may hold
+         * files that were durable long before */
+        if (c.failed == 0 && (!srv->nosync || server_sync_all(srv) == 0) &&
+            volumes_remove(srv->volumes, nums[i]) == 0) {
             compacted++;
             reclaimed += garbage + VOLUME_HDR;
             log_info("content", "compacted volume %u: %lld files moved, %llu bytes freed",

@@ -81,6 +81,12 @@ int fsbarrier_sync(struct fsbarrier *b, int fd)
     return rc;
 }
 
+int fsbarrier_sync_fs(struct fsbarrier *b)
+{
+    atomic_fetch_add(&b->syncs, 1);
+    return syncfs(b->fs_fd) < 0 ? -errno : 0;
+}
+
 long long fsbarrier_syncs(struct fsbarrier *b)
 {
     return atomic_load(&b->syncs);

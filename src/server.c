@@ -176,11 +176,9 @@ void server_fini(struct server *srv)
     content_close_volumes(srv);
     filecache_free(srv->fcache);
     srv->fcache = NULL;
-    if (srv->nosync && srv->store && srv->meta) {
-        /* what was acknowledged without a sync reaches the disk on a clean stop */
-        if (syncfs(store_files_fd(srv->store)) < 0 || meta_sync(srv->meta) < 0)
-            log_error("server", "the final sync failed: %s", strerror(errno));
-    }
+    /* what was acknowledged without a sync reaches the disk on a clean stop */
+    if (srv->nosync && srv->store && srv->meta && server_sync_all(srv) < 0)
+        log_error("server", "the final sync failed");
     meta_close(srv->meta);
     srv->meta = NULL;
     store_close(srv->store);
@@ -188,6 +186,13 @@ void server_fini(struct server *srv)
     cfg_fini(&srv->cfg);
     for (int i = 0; i < SERVER_DIGEST_LOCKS; i++)
         pthread_mutex_destroy(&srv->digest_locks[i]);
+}
+
+int server_sync_all(struct server *srv)
+{
+    int rc = store_sync_fs(srv->store);
+    int mrc = meta_sync(srv->meta);
+    return rc < 0 ? rc : mrc;
 }
 
 pthread_mutex_t *server_digest_lock(struct server *srv, const char *digest)

@@ -157,6 +157,11 @@ void store_use_named_tmp(struct store *s)
     s->anon_tmp = false;
 }
 
+int store_sync_fs(struct store *s)
+{
+    return fsbarrier_sync_fs(s->barrier);
+}
+
 long long store_syncs(const struct store *s)
 {
     return fsbarrier_syncs(s->barrier);

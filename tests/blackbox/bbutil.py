@@ -10,6 +10,7 @@ import re
 import socket
 import time
 import urllib.parse
+import urllib.request
 
 # Every requests call passes this: (connect, read) seconds.
 T = (5, 30)
@@ -167,6 +168,16 @@ def files_under(d):
             if os.path.isfile(p) and not os.path.islink(p):
                 out.append(p)
     return sorted(out)
+
+
+def disk_syncs(node):
+    """fileserver_disk_syncs_total from /metrics"""
+    with urllib.request.urlopen(node.url + "/metrics", timeout=T[1]) as r:
+        m = r.read().decode()
+    for line in m.splitlines():
+        if line.startswith("fileserver_disk_syncs_total "):
+            return int(line.split()[1])
+    raise AssertionError("no fileserver_disk_syncs_total in /metrics:\n" + m)
 
 
 def temp_files(node):

@@ -13,9 +13,9 @@ import time
 import pytest
 import requests
 
-from bbutil import (T, assert_ok_json, describe, file_md5, files_under, md5, multipart_stream,
-                    new_boundary, payload, seeded_bytes, stream_upload_cl, token, upload,
-                    wait_for)
+from bbutil import (T, assert_ok_json, describe, disk_syncs, file_md5, files_under, md5,
+                    multipart_stream, new_boundary, payload, seeded_bytes, stream_upload_cl,
+                    token, upload, wait_for)
 
 
 def _up(node, data, name, **fields):
@@ -143,26 +143,18 @@ def test_index_lost_still_serves_files(node):
     assert g.status_code == 200 and g.content == data, describe(g)
 
 
-def _disk_syncs(node):
-    m = requests.get(node.url + "/metrics", timeout=T).text
-    for line in m.splitlines():
-        if line.startswith("fileserver_disk_syncs_total "):
-            return int(line.split()[1])
-    raise AssertionError("no fileserver_disk_syncs_total in /metrics:\n" + m)
-
-
 @pytest.mark.parametrize("mode", ["group", "file", "none"])
 def test_sync_modes_and_clean_stop(start_node, mode):
     """group and file make the disk syncs their replies wait for; none makes none and still
     writes everything out on a clean stop; plain and merged uploads alike."""
     n = start_node({"sync_mode": mode, "enable_merge_small_file": True})
-    assert _disk_syncs(n) == 0
+    assert disk_syncs(n) == 0
     ups = []
     for i in range(6):
         # merged (small) and plain (over the 1 MiB merge limit) files
         data = payload(200 + i) if i % 2 else payload(1024 * 1024 + 100 + i)
         ups.append((data, _up(n, data, token() + ".bin")))
-    syncs = _disk_syncs(n)
+    syncs = disk_syncs(n)
     if mode == "none":
         assert syncs == 0
         assert "sync_mode none" in n.log()

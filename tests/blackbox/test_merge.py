@@ -11,10 +11,11 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
-from bbutil import (T, describe, md5, multipart_stream, new_boundary, payload, token,
-                    wait_for)
+from bbutil import (T, describe, disk_syncs, md5, multipart_stream, new_boundary, payload,
+                    token, wait_for)
 from clusterutil import file_info, get_path, make_cluster, repair, upload_json, wait_indexed
 
 MERGE = {"enable_merge_small_file": True}
@@ -152,8 +153,9 @@ def test_volume_files_and_made_up_names_are_not_served(start_node):
     assert len(_volumes(n)) == 1
 
 
-def test_delete_then_compact_keeps_urls_and_frees_space(start_node):
-    n = start_node(dict(MERGE, merge_volume_size=65536))
+@pytest.mark.parametrize("mode", ["group", "none"])
+def test_delete_then_compact_keeps_urls_and_frees_space(start_node, mode):
+    n = start_node(dict(MERGE, merge_volume_size=65536, sync_mode=mode))
     files = []
     for i in range(60):
         data = payload(3000 + i)
@@ -170,10 +172,14 @@ def test_delete_then_compact_keeps_urls_and_frees_space(start_node):
     for bad in ("0", "101", "x", "-1"):
         r = requests.post(n.g + "/compact", data={"percent": bad}, timeout=T)
         assert r.status_code == 400, (bad, describe(r))
+    syncs = disk_syncs(n)
     r = requests.post(n.g + "/compact", timeout=T)
     assert r.status_code == 200, describe(r)
     d = r.json()["data"]
     assert d["compacted"] >= 2 and d["failed"] == 0 and d["reclaimed"] > 0, d
+    if mode == "none":
+        # uploads made no sync, but a volume is removed only after what left it is durable
+        assert syncs == 0 and disk_syncs(n) >= d["compacted"], (syncs, disk_syncs(n), d)
     after = sum(v.stat().st_size for v in _volumes(n))
     assert after < before * 0.6, (before, after)
     for j, data in keep:

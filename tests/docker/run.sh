@@ -152,19 +152,28 @@ pm tag "docker.io/library/debian:$SUITE" "docker.io/library/debian:$SUITE-slim" 
 
 # Can this machine run a container and publish a port at all? If not, it is the
 # environment (user namespaces, cgroups, rlimits, networking), not the image.
+# Ports below the kernel's ephemeral range: a port no one listens on may still be held by
+# an outgoing or TIME_WAIT socket of an earlier test, and podman's bind then fails.
 free_port() {
-    local p i
+    local p i lo=32768 span
+    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    span=$((lo > 12000 ? lo - 10000 : 20000))
     for i in $(seq 1 50); do
-        p=$((20000 + (RANDOM * 7 + $$ + i) % 40000))
+        p=$((10000 + (RANDOM * 7 + $$ + i) % span))
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
     done
     return 1
 }
-PORT=$(free_port) || skip "no free loopback port"
-if ! pmt 60 run --rm --pull=never -p "127.0.0.1:$PORT:8080" \
-    "docker.io/library/debian:$SUITE" true >"$WORK/probe.log" 2>&1; then
+for try in 1 2 3; do
+    PORT=$(free_port) || skip "no free loopback port"
+    if pmt 60 run --rm --pull=never -p "127.0.0.1:$PORT:8080" \
+        "docker.io/library/debian:$SUITE" true >"$WORK/probe.log" 2>&1; then
+        break
+    fi
+    # a port taken meanwhile is a race of this script, not the environment: pick another
+    grep -q "address already in use" "$WORK/probe.log" && [ "$try" -lt 3 ] && continue
     skip "podman run of the base image fails: $(grep -v '^time=' "$WORK/probe.log" | tail -n 1)"
-fi
+done
 
 # ---- build (no pull: FROM must resolve to the local images) ----------------------------
 say "podman build -f docker/Dockerfile"

@@ -13,15 +13,25 @@
 
 #include "xalloc.h"
 
+#define FAILS_KEPT 16
+
+struct failed_sync {
+    uint64_t from, upto; /* the tickets it covered */
+    int rc;
+};
+
 struct fsbarrier {
     int fs_fd;
     enum fsbarrier_mode mode;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t next_ticket; /* tickets handed out */
-    uint64_t covered;     /* every ticket < covered is durable */
+    uint64_t covered;     /* every ticket < covered had its sync */
     bool running;
-    int last_rc;
+    /* failed syncs, newest last: a ticket covered by one gets its error even when a later
+     * sync succeeds before the waiter wakes (syncfs reports a lost write only once) */
+    struct failed_sync fails[FAILS_KEPT];
+    uint64_t nfails; /* failed syncs ever; fails[i % FAILS_KEPT] holds failure i */
     _Atomic long long syncs; /* fsync/syncfs calls made */
 };
 
@@ -44,6 +54,20 @@ void fsbarrier_free(struct fsbarrier *b)
     free(b);
 }
 
+/* The error of the failed sync that covered ticket t, or 0. Only failures after the ticket
+ * was taken can cover it; if more happened than are kept, assume the worst. */
+static int covering_failure(const struct fsbarrier *b, uint64_t t, uint64_t seen)
+{
+    if (b->nfails - seen > FAILS_KEPT)
+        return -EIO;
+    for (uint64_t i = seen; i < b->nfails; i++) {
+        const struct failed_sync *f = &b->fails[i % FAILS_KEPT];
+        if (t >= f->from && t < f->upto)
+            return f->rc;
+    }
+    return 0;
+}
+
 int fsbarrier_sync(struct fsbarrier *b, int fd)
 {
     if (b->mode == FSBARRIER_NONE)
@@ -53,16 +77,16 @@ int fsbarrier_sync(struct fsbarrier *b, int fd)
         return fsync(fd) < 0 ? -errno : 0;
     }
     pthread_mutex_lock(&b->mu);
-    uint64_t mine = b->next_ticket++;
+    uint64_t mine = b->next_ticket++, fails_seen = b->nfails;
     int rc = 0;
     for (;;) {
         if (b->covered > mine) {
-            rc = b->last_rc;
+            rc = covering_failure(b, mine, fails_seen);
             break;
         }
         if (!b->running) {
             /* lead: this sync covers every ticket issued so far */
-            uint64_t upto = b->next_ticket;
+            uint64_t from = b->covered, upto = b->next_ticket;
             b->running = true;
             pthread_mutex_unlock(&b->mu);
             atomic_fetch_add(&b->syncs, 1);
@@ -70,7 +94,12 @@ int fsbarrier_sync(struct fsbarrier *b, int fd)
             pthread_mutex_lock(&b->mu);
             b->running = false;
             b->covered = upto;
-            b->last_rc = r;
+            if (r < 0) {
+                size_t i = (size_t)(b->nfails++ % FAILS_KEPT);
+                b->fails[i].from = from;
+                b->fails[i].upto = upto;
+                b->fails[i].rc = r;
+            }
             pthread_cond_broadcast(&b->cv);
             rc = r;
             break;

@@ -184,6 +184,32 @@ static void test_group_threads(void **state)
     run_threads(*state, FSBARRIER_GROUP);
 }
 
+/* A failed sync fails every waiter it covered: none of them may report its data durable. */
+static void test_group_failure_reaches_every_waiter(void **state)
+{
+    struct fixture *f = *state;
+    struct fsbarrier *b = fsbarrier_new(-1, FSBARRIER_GROUP); /* syncfs(-1): EBADF */
+    pthread_t th[THREADS];
+    struct worker w[THREADS];
+    alarm(60);
+    for (int i = 0; i < THREADS; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "e%d", i);
+        w[i] = (struct worker){b, open_file(f, name), 0, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    alarm(0);
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(w[i].failures, CALLS);
+        assert_int_equal(w[i].done, 0);
+        close(w[i].fd);
+    }
+    assert_int_equal(fsbarrier_sync(b, f->dfd), -EBADF);
+    fsbarrier_free(b);
+}
+
 static void test_file_threads(void **state)
 {
     run_threads(*state, FSBARRIER_FILE);
@@ -199,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_free_null),
         cmocka_unit_test_setup_teardown(test_group_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_failure_reaches_every_waiter, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,13 +148,11 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void run_threads(struct fixture *f, enum fsbarrier_mode mode)
+/* THREADS workers, CALLS syncs each, through b; a lost wake-up would hang: SIGALRM's
+ * default action ends the binary with a failure. */
+static void run_workers(struct fixture *f, struct fsbarrier *b, struct worker w[THREADS])
 {
-    struct fsbarrier *b = fsbarrier_new(f->dfd, mode);
     pthread_t th[THREADS];
-    struct worker w[THREADS];
-    double t0 = now_s();
-    /* a lost wake-up would hang: SIGALRM's default action ends the binary with a failure */
     alarm(60);
     for (int i = 0; i < THREADS; i++) {
         char name[16];
@@ -165,6 +163,14 @@ static void run_threads(struct fixture *f, enum fsbarrier_mode mode)
     for (int i = 0; i < THREADS; i++)
         assert_int_equal(pthread_join(th[i], NULL), 0);
     alarm(0);
+}
+
+static void run_threads(struct fixture *f, enum fsbarrier_mode mode)
+{
+    struct fsbarrier *b = fsbarrier_new(f->dfd, mode);
+    struct worker w[THREADS];
+    double t0 = now_s();
+    run_workers(f, b, w);
     double dt = now_s() - t0;
     for (int i = 0; i < THREADS; i++) {
         assert_int_equal(w[i].failures, 0);
@@ -189,18 +195,8 @@ static void test_group_failure_reaches_every_waiter(void **state)
 {
     struct fixture *f = *state;
     struct fsbarrier *b = fsbarrier_new(-1, FSBARRIER_GROUP); /* syncfs(-1): EBADF */
-    pthread_t th[THREADS];
     struct worker w[THREADS];
-    alarm(60);
-    for (int i = 0; i < THREADS; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "e%d", i);
-        w[i] = (struct worker){b, open_file(f, name), 0, 0};
-        assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
-    }
-    for (int i = 0; i < THREADS; i++)
-        assert_int_equal(pthread_join(th[i], NULL), 0);
-    alarm(0);
+    run_workers(f, b, w);
     for (int i = 0; i < THREADS; i++) {
         assert_int_equal(w[i].failures, CALLS);
         assert_int_equal(w[i].done, 0);

@@ -309,6 +309,17 @@ static int decide_place(struct server *srv, struct http_req *req, const char *up
     return (n < 0 || (size_t)n >= sizeof fi->path) ? ERR_BADPATH : 0;
 }
 
+/* Keeps fi with the temp's bytes for an index rebuild (best effort, see STORAGE.md);
+ * layout_scene: the file's place tells its scene, so the short form may do. */
+static void save_record(struct store_tmp *tmp, const struct file_info *fi, bool layout_scene)
+{
+    size_t tl;
+    char *info = fileinfo_saved_text(fi, layout_scene, &tl);
+    if (info)
+        store_tmp_set_info(tmp, info, tl);
+    free(info);
+}
+
 /* Moves the temp file (or a hard link to an existing copy) to dir/<name>; on a name taken
  * by other content tries "<i>_<name>" like go-fastdfs, never replacing anything. */
 static int place_file(struct server *srv, struct store_tmp *tmp, struct file_info *fi,
@@ -327,14 +338,9 @@ static int place_file(struct server *srv, struct store_tmp *tmp, struct file_inf
         }
         if (rc != -EEXIST)
             return rc;
-        if (i == 0 && !link_src) {
-            /* a short saved record names the file by its disk name: keep the name given */
-            size_t tl;
-            char *info = fileinfo_to_text(fi, &tl);
-            if (info)
-                store_tmp_set_info(tmp, info, tl);
-            free(info);
-        }
+        /* a short saved record names the file by its disk name: keep the name given */
+        if (i == 0 && !link_src)
+            save_record(tmp, fi, false);
         /* the name is taken: if it holds a record of the same content, that is our file */
         struct file_info other;
         char rel[PATH_MAX_REL + 8], pk[DIGEST_HEX_MAX];
@@ -384,11 +390,8 @@ static int commit_upload(struct server *srv, struct http_req *req, struct store_
     /* a small file goes into a volume (a needle is not hard-linked: it is small) */
     if (small)
         return content_commit_small(srv, tmp, fi, true, true, NULL, 0);
-    size_t tl;
-    char *info = fileinfo_saved_text(fi, !custom, &tl);
-    if (info && !link_src)
-        store_tmp_set_info(tmp, info, tl);
-    free(info);
+    if (!link_src)
+        save_record(tmp, fi, !custom);
     int rc = place_file(srv, tmp, fi, dir, link_src);
     if (rc == 1)
         return 1;

@@ -80,9 +80,15 @@ static int link_anon(int fd, int dfd, const char *name)
 /* An anonymous temp has no directory entry to create and remove, and no cross-directory
  * rename to lock: cheaper per upload, and nothing left behind by a crash. It needs a
  * filesystem with O_TMPFILE and a mounted /proc; without them temps are named files. */
-static bool anon_tmp_works(int tmp_fd)
+static int open_anon(int tmp_fd)
 {
     int fd = openat(tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+    return fd < 0 ? -errno : fd;
+}
+
+static bool anon_tmp_works(int tmp_fd)
+{
+    int fd = open_anon(tmp_fd);
     if (fd < 0)
         return false;
     /* data/tmp was just emptied and only this process names files there; no random name:
@@ -220,9 +226,9 @@ int store_tmp_create(struct store *s, struct store_tmp *t)
     t->owner = s;
     t->name[0] = '\0';
     if (s->anon_tmp) {
-        int fd = openat(s->tmp_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+        int fd = open_anon(s->tmp_fd);
         if (fd < 0)
-            return -errno;
+            return fd;
         t->fd = fd;
         return 0;
     }

@@ -19,11 +19,19 @@
 
 enum { THUMBS_UNKNOWN, THUMBS_SOME, THUMBS_NONE };
 
+/* ROOT/data/thumbs, where every cached size lives */
+static void thumbs_root(const struct server *srv, char out[1300])
+{
+    snprintf(out, 1300, "%s/data/thumbs", srv->root);
+}
+
 static int dir_of(const struct server *srv, const char *pk, char *out, size_t cap)
 {
     if (!strparse_is_hex(pk, 32))
         return -EINVAL;
-    int n = snprintf(out, cap, "%s/data/thumbs/%s", srv->root, pk);
+    char root[1300];
+    thumbs_root(srv, root);
+    int n = snprintf(out, cap, "%s/%s", root, pk);
     return (n < 0 || (size_t)n >= cap) ? -ENAMETOOLONG : 0;
 }
 
@@ -55,7 +63,7 @@ int thumbs_put(struct server *srv, const char *pathkey, int w, int h, const void
     if (rc)
         return rc;
     char parent[1300];
-    snprintf(parent, sizeof parent, "%s/data/thumbs", srv->root);
+    thumbs_root(srv, parent);
     if (mkdir(parent, 0775) < 0 && errno != EEXIST)
         return -errno;
     atomic_store(&srv->thumbs_state, THUMBS_SOME);
@@ -96,7 +104,7 @@ static bool thumbs_any(struct server *srv)
     if (st == THUMBS_UNKNOWN) {
         char parent[1300];
         struct stat sb;
-        snprintf(parent, sizeof parent, "%s/data/thumbs", srv->root);
+        thumbs_root(srv, parent);
         int seen = stat(parent, &sb) == 0 ? THUMBS_SOME : THUMBS_NONE;
         /* a thumbs_put meanwhile has stored THUMBS_SOME, which stays */
         if (atomic_compare_exchange_strong(&srv->thumbs_state, &st, seen))

@@ -20,6 +20,11 @@ struct file_info;
  * discard) or a negative code. Only call it with the upload's rules (read_only, size) checked. */
 int api_upload_commit(struct server *srv, struct http_req *req, struct store_tmp *tmp,
                       const char *digest, const char *upname, struct file_info *out);
+/* The batch committer of POST /upload (srv->uploadq): commits up to UPLOAD_BATCH_MAX
+ * parked uploads with one sync of their bytes, one of their names and one of their records,
+ * then resumes them. */
+#define UPLOAD_BATCH_MAX 64
+void api_upload_commit_batch(void *ctx, void **items, size_t n);
 /* Validates the `output` argument (text, json, json2; default text). */
 int api_upload_output(struct http_req *req, const char **output);
 /* The go-fastdfs upload answer for a record in the requested output form. */

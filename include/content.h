@@ -43,6 +43,13 @@ int content_remove(struct server *srv, const struct file_info *fi);
 int content_commit_small(struct server *srv, struct store_tmp *tmp, struct file_info *fi,
                          bool name_it, bool replicate, const struct meta_kv *extra,
                          size_t nextra);
+/* content_commit_small in two halves, for a committer that syncs many uploads at once: the
+ * needle without the index (its sync left to the caller when !sync: in group mode a sync of
+ * the store's filesystem covers it), then, once the caller indexed it or gave up,
+ * content_small_done (a needle left unindexed is marked deleted). */
+int content_append_small(struct server *srv, struct store_tmp *tmp, struct file_info *fi,
+                         bool name_it, bool sync);
+void content_small_done(struct server *srv, const struct file_info *fi, bool indexed);
 
 /* Rewrites sealed volumes whose deleted share is at least percent: live needles move to the
  * active volume, the index follows, the old file goes. Crash-safe at every step (a record

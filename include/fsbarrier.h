@@ -7,6 +7,8 @@
  * syncs nothing: go-fastdfs's behaviour, for users who trade durability for speed. */
 #pragma once
 
+#include <stddef.h>
+
 struct fsbarrier; /* opaque */
 
 enum fsbarrier_mode {
@@ -21,6 +23,9 @@ void fsbarrier_free(struct fsbarrier *b);
 /* Returns once every write made before the call to fd (and, in group mode, to anything on
  * the filesystem) is durable; at once in none mode. 0 or a negative errno. */
 int fsbarrier_sync(struct fsbarrier *b, int fd);
+/* fsbarrier_sync for n descriptors at once: one syncfs in group mode, an fsync of each in
+ * file mode (the first error is returned after trying them all). */
+int fsbarrier_sync_many(struct fsbarrier *b, const int *fds, size_t n);
 /* One syncfs of the whole filesystem now, whatever the mode (for work that removes durable
  * data, such as a compaction, which must not depend on sync_mode none). 0 or -errno. */
 int fsbarrier_sync_fs(struct fsbarrier *b);

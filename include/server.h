@@ -42,8 +42,10 @@ struct server {
     struct peer_client *authc; /* client for auth_url; NULL when unset */
     struct lifecycle *lifecycle; /* expiry sweeper; NULL when off */
     struct alarm *alarm;      /* alarm monitor; NULL when nobody is to be told */
-    struct workq *commitq;    /* upload commits, off the HTTP threads (group commit needs
-                               * many waiters at once); NULL before server_start */
+    struct workq *uploadq;    /* POST /upload commits in sync_mode group, in batches off
+                               * the HTTP threads (one sync serves many); else NULL */
+    struct workq *commitq;    /* other commits (tus; POST /upload in sync_mode file), off
+                               * the HTTP threads; NULL before server_start */
     bool nosync;              /* sync_mode none: commits never wait for the disk, so they
                                * run on the HTTP thread */
     atomic_int thumbs_state;  /* data/thumbs: 0 not looked at yet, 1 exists, 2 absent
@@ -52,6 +54,7 @@ struct server {
     pthread_mutex_t digest_locks[SERVER_DIGEST_LOCKS];
     time_t started;
     atomic_llong uploads, downloads, errors;
+    atomic_llong commit_batches, commit_batch_max; /* of uploadq: uploads per batch */
     /* request counters for /metrics: by status class (index = status / 100) and latency */
     atomic_llong req_by_class[6];
     atomic_llong lat_bucket[SERVER_LAT_BUCKETS + 1]; /* last one is +Inf */

@@ -55,6 +55,12 @@ void store_tmp_discard(struct store *s, struct store_tmp *t);
  * an existing file: returns -EEXIST then, leaving the temp in place. On success the temp
  * is consumed (fd closed). */
 int store_tmp_commit(struct store *s, struct store_tmp *t, const char *dir, const char *name);
+/* The move of store_tmp_commit without its syncs, for a committer that syncs many uploads
+ * at once: the caller must have made the temp durable (store_sync_many of its fd) first,
+ * and must sync the directory left open in *dfd (and close it) before relying on the name.
+ * -EEXIST leaves the temp in place; on success the temp's fd is closed. */
+int store_tmp_link(struct store *s, struct store_tmp *t, const char *dir, const char *name,
+                   int *dfd);
 /* Hard-links an existing stored file to <dir>/<name> durably (dedupe across scenes);
  * -EEXIST when the target exists. */
 int store_link(struct store *s, const char *src_rel, const char *dir, const char *name);
@@ -62,6 +68,8 @@ int store_unlink(struct store *s, const char *rel);
 /* Makes what was written to fd durable through the store's group commit (see fsbarrier.h),
  * for files the store does not manage itself (small-file volumes). */
 int store_sync(struct store *s, int fd);
+/* The same for n descriptors at once (fsbarrier_sync_many). */
+int store_sync_many(struct store *s, const int *fds, size_t n);
 /* Opens a stored regular file or directory for reading; fills st. */
 int store_open_read(struct store *s, const char *rel, int *fd, struct stat *st);
 int store_stat(struct store *s, const char *rel, struct stat *st);

@@ -31,8 +31,9 @@ long long sync_tombstone_ms(struct server *srv, const char *pathkey);
 /* Was fi's path deleted at or after fi was uploaded (timeMs, else timeStamp)? A re-upload
  * after a delete carries a later time and is not. */
 bool sync_deleted_after(struct server *srv, const struct file_info *fi);
-/* sync_index(put, no replication) for the index rebuild: not durable until meta_sync. */
-int sync_index_bulk(struct server *srv, const struct file_info *fi);
+/* sync_index(put) not durable until meta_sync: for the index rebuild (no replication) and
+ * the upload committer, which syncs once after a batch of records. */
+int sync_index_bulk(struct server *srv, const struct file_info *fi, bool replicate);
 
 /* Peer side of syncfile_info: "have", "queued" or "deleted" into *answer (static text). */
 int sync_receive(struct server *srv, const struct file_info *fi, const char *from,

@@ -380,8 +380,13 @@ int api_metrics(struct http_req *req, struct http_reply *rep, struct server *srv
                 "# TYPE fileserver_download_cache_bytes gauge\n"
                 "fileserver_download_cache_bytes %zu\n"
                 "# TYPE fileserver_disk_syncs_total counter\n"
-                "fileserver_disk_syncs_total %lld\n",
-                ce, cb, store_syncs(srv->store));
+                "fileserver_disk_syncs_total %lld\n"
+                "# TYPE fileserver_commit_batches_total counter\n"
+                "fileserver_commit_batches_total %lld\n"
+                "# TYPE fileserver_commit_batch_max gauge\n"
+                "fileserver_commit_batch_max %lld\n",
+                ce, cb, store_syncs(srv->store), (long long)atomic_load(&srv->commit_batches),
+                (long long)atomic_load(&srv->commit_batch_max));
     sync_metrics(srv, &b);
     size_t len;
     char *body = buf_steal(&b, &len);

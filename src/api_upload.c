@@ -8,11 +8,13 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "buf.h"
@@ -54,7 +56,7 @@ struct upload {
     char upname[1024];
     char field[256];
     struct buf fval;
-    /* the commit, done on srv->commitq while the request is parked */
+    /* the commit, done by srv->uploadq while the request is parked */
     struct server *commit_srv;
     char digest[DIGEST_HEX_MAX];
     bool committed;
@@ -321,15 +323,17 @@ static void save_record(struct store_tmp *tmp, const struct file_info *fi, bool 
 }
 
 /* Moves the temp file (or a hard link to an existing copy) to dir/<name>; on a name taken
- * by other content tries "<i>_<name>" like go-fastdfs, never replacing anything. */
+ * by other content tries "<i>_<name>" like go-fastdfs, never replacing anything. With dfd
+ * the temp is only linked, already durable, and the caller syncs the directory in *dfd. */
 static int place_file(struct server *srv, struct store_tmp *tmp, struct file_info *fi,
-                      const char *dir, const char *link_src)
+                      const char *dir, const char *link_src, int *dfd)
 {
     char base[PATH_MAX_NAME + 1], cand[PATH_MAX_NAME + 1];
     snprintf(base, sizeof base, "%s", fileinfo_disk_name(fi));
     snprintf(cand, sizeof cand, "%s", base);
     for (int i = 0; i <= COLLISION_TRIES; i++) {
         int rc = link_src ? store_link(srv->store, link_src, dir, cand)
+                 : dfd    ? store_tmp_link(srv->store, tmp, dir, cand, dfd)
                           : store_tmp_commit(srv->store, tmp, dir, cand);
         if (rc == 0) {
             if (strcmp(cand, fi->name) != 0)
@@ -338,9 +342,13 @@ static int place_file(struct server *srv, struct store_tmp *tmp, struct file_inf
         }
         if (rc != -EEXIST)
             return rc;
-        /* a short saved record names the file by its disk name: keep the name given */
-        if (i == 0 && !link_src)
+        /* a short saved record names the file by its disk name: keep the name given (and
+         * durable before the name appears, when the caller synced the temp already) */
+        if (i == 0 && !link_src) {
             save_record(tmp, fi, false);
+            if (dfd && (rc = store_sync(srv->store, tmp->fd)) < 0)
+                return rc;
+        }
         /* the name is taken: if it holds a record of the same content, that is our file */
         struct file_info other;
         char rel[PATH_MAX_REL + 8], pk[DIGEST_HEX_MAX];
@@ -358,14 +366,22 @@ static int place_file(struct server *srv, struct store_tmp *tmp, struct file_inf
     return ERR_CONFLICT;
 }
 
-static int commit_upload(struct server *srv, struct http_req *req, struct store_tmp *tmp,
-                         struct file_info *fi, const char *dir, bool custom)
+static void place_failed(struct http_req *req, const struct file_info *fi, int rc)
 {
-    bool small = !custom && content_mergeable(srv, fi->size);
+    if (rc == ERR_CONFLICT)
+        snprintf(req->errmsg, sizeof req->errmsg, "too many files named '%.200s' here",
+                 fi->name);
+}
+
+/* What is stored already decides the commit: 1 when a record of this content in this scene
+ * answers the upload (fi becomes it); else 0, with *link_src set when another scene holds
+ * the bytes. Under the digest's lock. */
+static int find_copies(struct server *srv, struct file_info *fi, char *src_rel, size_t cap,
+                       const char **link_src)
+{
     struct file_info dups[DUPS_MAX];
-    const char *link_src = NULL;
-    char src_rel[PATH_MAX_REL + 8];
     int ndup = 0;
+    *link_src = NULL;
     if (srv->cfg.enable_distinct_file) {
         ndup = meta_find_digest(srv->meta, fi->md5, dups, DUPS_MAX);
         if (ndup < 0)
@@ -383,22 +399,34 @@ static int commit_upload(struct server *srv, struct http_req *req, struct store_
             *fi = dups[i];
             return 1; /* same content, same scene: go-fastdfs answers with the first record */
         }
-        if (!link_src && dups[i].volume <= 0 &&
-            fileinfo_rel(&dups[i], src_rel, sizeof src_rel) == 0)
-            link_src = src_rel; /* other scene: its own path, but one copy of the bytes */
+        if (!*link_src && dups[i].volume <= 0 && fileinfo_rel(&dups[i], src_rel, cap) == 0)
+            *link_src = src_rel; /* other scene: its own path, but one copy of the bytes */
     }
+    return 0;
+}
+
+static bool goes_to_volume(struct server *srv, const struct file_info *fi, bool custom)
+{
+    /* merged unless the client chose the place: a chosen path is kept */
+    return !custom && content_mergeable(srv, fi->size);
+}
+
+/* Stores a new upload on its own, with its own syncs (0, 1 when the name held the same
+ * content already, or an error). */
+static int store_upload(struct server *srv, struct http_req *req, struct store_tmp *tmp,
+                        struct file_info *fi, const char *dir, bool custom,
+                        const char *link_src)
+{
     /* a small file goes into a volume (a needle is not hard-linked: it is small) */
-    if (small)
+    if (goes_to_volume(srv, fi, custom))
         return content_commit_small(srv, tmp, fi, true, true, NULL, 0);
     if (!link_src)
         save_record(tmp, fi, !custom);
-    int rc = place_file(srv, tmp, fi, dir, link_src);
+    int rc = place_file(srv, tmp, fi, dir, link_src, NULL);
     if (rc == 1)
         return 1;
     if (rc < 0) {
-        if (rc == ERR_CONFLICT)
-            snprintf(req->errmsg, sizeof req->errmsg, "too many files named '%.200s' here",
-                     fi->name);
+        place_failed(req, fi, rc);
         return rc;
     }
     /* the record and one replication job per peer become durable together */
@@ -456,25 +484,26 @@ static int instant_upload(struct server *srv, struct http_req *req, struct http_
     return api_upload_reply(srv, req, rep, &fi, output);
 }
 
-int api_upload_commit(struct server *srv, struct http_req *req, struct store_tmp *tmp,
-                      const char *digest, const char *upname, struct file_info *out)
+/* The record of an upload before anything is stored: its place, name, times and checks. */
+static int prepare_commit(struct server *srv, struct http_req *req, struct store_tmp *tmp,
+                          const char *digest, const char *upname, struct file_info *fi,
+                          char *dir, size_t dircap, bool *custom)
 {
-    struct file_info fi;
-    fileinfo_init(&fi);
-    snprintf(fi.md5, sizeof fi.md5, "%s", digest);
-    fi.size = (int64_t)tmp->size;
+    fileinfo_init(fi);
+    snprintf(fi->md5, sizeof fi->md5, "%s", digest);
+    fi->size = (int64_t)tmp->size;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    fi.timestamp = (int64_t)now.tv_sec;
-    fi.time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    if (fi.size == 0)
+    fi->timestamp = (int64_t)now.tv_sec;
+    fi->time_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    if (fi->size == 0)
         return ERR_EMPTY;
     const char *want = http_req_arg(req, "md5");
-    if (want && *want && !strparse_ieq(want, fi.md5)) {
-        snprintf(req->errmsg, sizeof req->errmsg, "md5 mismatch: content is %s", fi.md5);
+    if (want && *want && !strparse_ieq(want, fi->md5)) {
+        snprintf(req->errmsg, sizeof req->errmsg, "md5 mismatch: content is %s", fi->md5);
         return ERR_DIGEST;
     }
-    if (srv->cfg.host && fileinfo_add_peer(&fi, srv->cfg.host) < 0)
+    if (srv->cfg.host && fileinfo_add_peer(fi, srv->cfg.host) < 0)
         log_warn("upload", "host too long to record as a peer");
     const char *ttl = http_req_arg(req, "ttl");
     if (ttl && *ttl) {
@@ -483,19 +512,30 @@ int api_upload_commit(struct server *srv, struct http_req *req, struct store_tmp
             snprintf(req->errmsg, sizeof req->errmsg, "ttl must be a number of seconds > 0");
             return ERR_PARAM;
         }
-        fi.expire_at = fi.timestamp + (int64_t)secs;
+        fi->expire_at = fi->timestamp + (int64_t)secs;
     }
-    char dir[PATH_MAX_REL + 1];
-    bool custom = false;
-    int rc = decide_place(srv, req, upname, &fi, dir, sizeof dir, &custom);
+    *custom = false;
+    int rc = decide_place(srv, req, upname, fi, dir, dircap, custom);
     if (rc)
         return rc;
-    if ((rc = auth_google(srv, req, fi.scene)))
+    return auth_google(srv, req, fi->scene);
+}
+
+int api_upload_commit(struct server *srv, struct http_req *req, struct store_tmp *tmp,
+                      const char *digest, const char *upname, struct file_info *out)
+{
+    struct file_info fi;
+    char dir[PATH_MAX_REL + 1], src_rel[PATH_MAX_REL + 8];
+    bool custom;
+    int rc = prepare_commit(srv, req, tmp, digest, upname, &fi, dir, sizeof dir, &custom);
+    if (rc)
         return rc;
     pthread_mutex_t *lk = server_digest_lock(srv, fi.md5);
     pthread_mutex_lock(lk);
-    /* merged unless the client chose the place: a chosen path is kept */
-    rc = commit_upload(srv, req, tmp, &fi, dir, custom);
+    const char *link_src;
+    rc = find_copies(srv, &fi, src_rel, sizeof src_rel, &link_src);
+    if (rc == 0)
+        rc = store_upload(srv, req, tmp, &fi, dir, custom, link_src);
     pthread_mutex_unlock(lk);
     if (rc < 0)
         return rc;
@@ -511,6 +551,197 @@ static void commit_job(void *arg)
                                      &u->result);
     u->committed = true;
     http_req_resume(u->req);
+}
+
+/* ---- the batch committer: many durable uploads, one sync of each kind ---- */
+
+enum slot_state { SLOT_DONE, SLOT_READY, SLOT_SYNCING, SLOT_PLACED };
+
+struct slot {
+    struct upload *u;
+    char dir[PATH_MAX_REL + 1];
+    bool custom;
+    bool needle; /* appended to a volume: no name to place, and released at the end */
+    enum slot_state st;
+    int dfd;     /* the placed file's directory, to sync; -1 for a needle */
+};
+
+static void slot_done(struct server *srv, struct slot *s, int rc)
+{
+    s->st = SLOT_DONE;
+    s->u->commit_rc = rc;
+    if (rc >= 0)
+        atomic_fetch_add(&srv->uploads, 1);
+}
+
+static int cmp_lock(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (pthread_mutex_t *const *)a;
+    uintptr_t y = (uintptr_t) * (pthread_mutex_t *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Takes the ready slots whose contents differ (an upload of content already in the round
+ * waits for the next one, where it finds the first one's record) and locks their digests
+ * in address order, so two lock holders never wait on each other. Returns the count. */
+static size_t pick_round(struct server *srv, struct slot *sl, size_t n, size_t *pick,
+                         pthread_mutex_t **locks, size_t *nlocks)
+{
+    size_t np = 0, nl = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sl[i].st != SLOT_READY)
+            continue;
+        bool seen = false;
+        for (size_t j = 0; j < np && !seen; j++)
+            seen = strcmp(sl[pick[j]].u->result.md5, sl[i].u->result.md5) == 0;
+        if (seen)
+            continue;
+        pick[np++] = i;
+        locks[nl++] = server_digest_lock(srv, sl[i].u->result.md5);
+    }
+    qsort(locks, nl, sizeof *locks, cmp_lock);
+    size_t k = 0;
+    for (size_t i = 0; i < nl; i++)
+        if (k == 0 || locks[k - 1] != locks[i])
+            locks[k++] = locks[i];
+    for (size_t i = 0; i < k; i++)
+        pthread_mutex_lock(locks[i]);
+    *nlocks = k;
+    return np;
+}
+
+/* Ends a slot that holds a needle or a placed file, releasing the needle's volume. */
+static void slot_fail(struct server *srv, struct slot *s, int rc)
+{
+    if (s->needle)
+        content_small_done(srv, &s->u->result, false);
+    slot_done(srv, s, rc);
+}
+
+/* One round, in the order a single commit follows: the new files' bytes durable, then their
+ * names, then their records; each step once for the whole round. A new file's slot goes
+ * READY -> SYNCING (temp or needle written) -> PLACED (named) -> DONE. */
+static void commit_round(struct server *srv, struct slot *sl, size_t n)
+{
+    size_t pick[UPLOAD_BATCH_MAX], nl;
+    pthread_mutex_t *locks[UPLOAD_BATCH_MAX];
+    int fds[UPLOAD_BATCH_MAX + 1];
+    size_t np = pick_round(srv, sl, n, pick, locks, &nl), nf = 0;
+    bool needles = false;
+    for (size_t i = 0; i < np; i++) {
+        struct slot *s = &sl[pick[i]];
+        struct upload *u = s->u;
+        char src_rel[PATH_MAX_REL + 8];
+        const char *link_src;
+        int rc = find_copies(srv, &u->result, src_rel, sizeof src_rel, &link_src);
+        if (rc == 0 && link_src) {
+            /* rare: a hard link to the copy of another scene, with its own syncs */
+            rc = store_upload(srv, u->req, &u->tmp, &u->result, s->dir, s->custom, link_src);
+        } else if (rc == 0 && goes_to_volume(srv, &u->result, s->custom)) {
+            if ((rc = content_append_small(srv, &u->tmp, &u->result, true, false)) == 0) {
+                s->st = SLOT_SYNCING;
+                s->needle = needles = true;
+                s->dfd = -1;
+                continue;
+            }
+        } else if (rc == 0) {
+            save_record(&u->tmp, &u->result, !s->custom);
+            if ((rc = store_tmp_spill(&u->tmp)) == 0) {
+                s->st = SLOT_SYNCING;
+                fds[nf++] = u->tmp.fd;
+                continue;
+            }
+        }
+        slot_done(srv, s, rc);
+    }
+    /* the volumes are below files/: in group mode (the committer's) its sync covers them */
+    if (needles)
+        fds[nf++] = store_files_fd(srv->store);
+    int rc = store_sync_many(srv->store, fds, nf);
+    nf = 0;
+    for (size_t i = 0; i < np; i++) {
+        struct slot *s = &sl[pick[i]];
+        if (s->st != SLOT_SYNCING)
+            continue;
+        int r = rc;
+        if (r == 0 && !s->needle)
+            r = place_file(srv, &s->u->tmp, &s->u->result, s->dir, NULL, &s->dfd);
+        if (r != 0) {
+            place_failed(s->u->req, &s->u->result, r);
+            slot_fail(srv, s, r);
+            continue;
+        }
+        s->st = SLOT_PLACED;
+        if (!s->needle)
+            fds[nf++] = s->dfd;
+    }
+    rc = store_sync_many(srv->store, fds, nf);
+    bool wrote = false;
+    for (size_t i = 0; i < np; i++) {
+        struct slot *s = &sl[pick[i]];
+        if (s->st != SLOT_PLACED)
+            continue;
+        if (s->dfd >= 0)
+            close(s->dfd);
+        /* the records and their replication jobs, made durable by one sync below */
+        int r = rc < 0 ? rc : sync_index_bulk(srv, &s->u->result, true);
+        if (r < 0)
+            slot_fail(srv, s, r);
+        else
+            wrote = true;
+    }
+    int mrc = wrote ? meta_sync(srv->meta) : 0;
+    for (size_t i = 0; i < np; i++) {
+        struct slot *s = &sl[pick[i]];
+        if (s->st != SLOT_PLACED)
+            continue;
+        if (s->needle)
+            content_small_done(srv, &s->u->result, mrc == 0);
+        slot_done(srv, s, mrc);
+    }
+    for (size_t i = nl; i-- > 0;)
+        pthread_mutex_unlock(locks[i]);
+}
+
+static void commit_batch(struct server *srv, void **items, size_t n)
+{
+    atomic_fetch_add(&srv->commit_batches, 1);
+    long long seen = atomic_load(&srv->commit_batch_max);
+    while ((long long)n > seen &&
+           !atomic_compare_exchange_weak(&srv->commit_batch_max, &seen, (long long)n))
+        ;
+    struct slot *sl = xcalloc(n, sizeof *sl);
+    for (size_t i = 0; i < n; i++) {
+        struct slot *s = &sl[i];
+        struct upload *u = items[i];
+        s->u = u;
+        s->st = SLOT_READY;
+        int rc = prepare_commit(srv, u->req, &u->tmp, u->digest, u->upname, &u->result, s->dir,
+                                sizeof s->dir, &s->custom);
+        if (rc)
+            slot_done(srv, s, rc);
+    }
+    /* each round finishes at least its first ready slot */
+    for (size_t round = 0; round < n; round++) {
+        bool ready = false;
+        for (size_t i = 0; i < n && !ready; i++)
+            ready = sl[i].st == SLOT_READY;
+        if (!ready)
+            break;
+        commit_round(srv, sl, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        sl[i].u->committed = true;
+        http_req_resume(sl[i].u->req);
+    }
+    free(sl);
+}
+
+void api_upload_commit_batch(void *ctx, void **items, size_t n)
+{
+    /* the queue hands over at most UPLOAD_BATCH_MAX; more would still all be committed */
+    for (size_t off = 0; off < n; off += UPLOAD_BATCH_MAX)
+        commit_batch(ctx, items + off, n - off < UPLOAD_BATCH_MAX ? n - off : UPLOAD_BATCH_MAX);
 }
 
 int api_upload(struct http_req *req, struct http_reply *rep, struct server *srv)
@@ -544,7 +775,8 @@ int api_upload(struct http_req *req, struct http_reply *rep, struct server *srv)
             /* park the request while a commit thread makes it durable: the HTTP thread goes
              * on serving, and concurrent commits share their syncs */
             http_req_suspend(req);
-            if (srv->commitq && workq_submit(srv->commitq, commit_job, u) == 0)
+            if (srv->uploadq ? workq_submit(srv->uploadq, NULL, u) == 0
+                             : srv->commitq && workq_submit(srv->commitq, commit_job, u) == 0)
                 return ERR_SUSPENDED;
             commit_job(u); /* queue full: commit here (it resumes the parked request) */
             return ERR_SUSPENDED;

@@ -107,7 +107,7 @@ static const struct key keys[] = {
     KI(idle_timeout, 0, 0, YEAR_S, "seconds an idle keep-alive connection is kept (0: default)"),
     KI(read_header_timeout, 0, 0, YEAR_S, "seconds to receive the request headers (0: default)"),
     KI(sync_worker, 8, 1, 1024, "replication workers (push and pull each)"),
-    KI(upload_worker, 0, 0, 1024, "threads that commit uploads (0: 32)"),
+    KI(upload_worker, 0, 0, 1024, "threads that commit tus uploads, and all uploads in sync_mode file (0: 32)"),
     KI(retry_count, 3, 0, 100, "replication attempts per file and peer"),
     KI(sync_delay, 60, 0, YEAR_S, "seconds a new file must be stable before fsnotify adds it"),
     KB(enable_fsnotify, false, "index files added to files/ by other programs"),

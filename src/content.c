@@ -245,9 +245,10 @@ static char *needle_info(void *ctx, uint32_t vol, uint64_t off, size_t *len)
     return text;
 }
 
-static int store_needle(struct server *srv, struct file_info *fi, const char *data, size_t len,
-                        bool name_it, bool replicate, const struct meta_kv *extra,
-                        size_t nextra)
+/* Appends the needle (synced unless !sync) and fills fi's placement; on success the volume
+ * counts a pending writer until content_small_done. */
+static int append_needle(struct server *srv, struct file_info *fi, const char *data,
+                         size_t len, bool name_it, bool sync)
 {
     struct needle orig = {0}, n;
     if (!name_it) {
@@ -258,15 +259,37 @@ static int store_needle(struct server *srv, struct file_info *fi, const char *da
     }
     struct namer nm = {fi, volumes_dir(srv->volumes), name_it};
     int rc = volumes_append(srv->volumes, name_it ? NULL : &orig, needle_info, &nm, data, len,
-                            &n);
+                            sync, &n);
     if (rc < 0)
         return rc;
     fi->volume = n.vol;
     fi->vol_off = (int64_t)n.off;
-    rc = sync_index(srv, fi, true, replicate, extra, nextra);
-    if (rc < 0) /* never indexed: make sure a rebuild does not bring it back */
-        volumes_mark_deleted(srv->volumes, n.vol, n.off);
-    volumes_release(srv->volumes, n.vol);
+    return 0;
+}
+
+void content_small_done(struct server *srv, const struct file_info *fi, bool indexed)
+{
+    uint32_t vol = (uint32_t)fi->volume;
+    if (!indexed) /* never indexed: make sure a rebuild does not bring it back */
+        volumes_mark_deleted(srv->volumes, vol, (uint64_t)fi->vol_off);
+    volumes_release(srv->volumes, vol);
+}
+
+int content_append_small(struct server *srv, struct store_tmp *tmp, struct file_info *fi,
+                         bool name_it, bool sync)
+{
+    if (!srv->volumes || tmp->size >= VOLUME_SMALL_MAX || (int64_t)tmp->size != fi->size)
+        return -EINVAL;
+    size_t len = (size_t)tmp->size;
+    if (tmp->mem)
+        return append_needle(srv, fi, tmp->mem, len, name_it, sync);
+    char *data = xmalloc(len + 1);
+    /* just written: this comes from the page cache */
+    ssize_t r = pread(tmp->fd, data, len, 0);
+    int rc = (r < 0 || (size_t)r != len) ? -EIO : 0;
+    if (rc == 0)
+        rc = append_needle(srv, fi, data, len, name_it, sync);
+    free(data);
     return rc;
 }
 
@@ -274,18 +297,11 @@ int content_commit_small(struct server *srv, struct store_tmp *tmp, struct file_
                          bool name_it, bool replicate, const struct meta_kv *extra,
                          size_t nextra)
 {
-    if (!srv->volumes || tmp->size >= VOLUME_SMALL_MAX || (int64_t)tmp->size != fi->size)
-        return -EINVAL;
-    size_t len = (size_t)tmp->size;
-    if (tmp->mem)
-        return store_needle(srv, fi, tmp->mem, len, name_it, replicate, extra, nextra);
-    char *data = xmalloc(len + 1);
-    /* just written: this comes from the page cache */
-    ssize_t r = pread(tmp->fd, data, len, 0);
-    int rc = (r < 0 || (size_t)r != len) ? -EIO : 0;
-    if (rc == 0)
-        rc = store_needle(srv, fi, data, len, name_it, replicate, extra, nextra);
-    free(data);
+    int rc = content_append_small(srv, tmp, fi, name_it, true);
+    if (rc < 0)
+        return rc;
+    rc = sync_index(srv, fi, true, replicate, extra, nextra);
+    content_small_done(srv, fi, rc == 0);
     return rc;
 }
 
@@ -332,7 +348,7 @@ static int move_cb(void *ctx, const struct needle *n, const char *info)
         struct needle orig = *n, moved;
         struct namer nm = {&rec, volumes_dir(srv->volumes), false};
         rc = volumes_append(srv->volumes, &orig, needle_info, &nm, c->buf + n->info_len,
-                            (size_t)n->data_len, &moved);
+                            (size_t)n->data_len, true, &moved);
         if (rc == 0) {
             rec.volume = moved.vol;
             rec.vol_off = (int64_t)moved.off;
@@ -467,7 +483,7 @@ static int rebuild_cb(void *ctx, const struct needle *n, const char *info)
     fi.vol_off = (int64_t)n->off;
     if (fi.size != (int64_t)n->data_len || !needle_intact(c, n, fi.md5))
         return 0;
-    if (sync_index_bulk(srv, &fi) == 0)
+    if (sync_index_bulk(srv, &fi, false) == 0)
         c->n++;
     return 0;
 }

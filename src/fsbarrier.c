@@ -110,6 +110,21 @@ int fsbarrier_sync(struct fsbarrier *b, int fd)
     return rc;
 }
 
+int fsbarrier_sync_many(struct fsbarrier *b, const int *fds, size_t n)
+{
+    if (n == 0 || b->mode == FSBARRIER_NONE)
+        return 0;
+    if (b->mode == FSBARRIER_GROUP)
+        return fsbarrier_sync(b, fds[0]); /* one syncfs covers them all */
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        int r = fsbarrier_sync(b, fds[i]);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
+    return rc;
+}
+
 int fsbarrier_sync_fs(struct fsbarrier *b)
 {
     atomic_fetch_add(&b->syncs, 1);

@@ -130,6 +130,11 @@ int server_start(struct server *srv)
         size_t n = srv->cfg.upload_worker > 0 ? (size_t)srv->cfg.upload_worker : 32;
         rc = workq_new(n, 1024, &srv->commitq);
     }
+    /* group commit: one thread commits uploads in batches, each sync serving the batch;
+     * per-file fsync keeps the pool, so a small file never waits behind a large one's */
+    if (rc == 0 && strcmp(srv->cfg.sync_mode, "group") == 0)
+        rc = workq_new_batched(1024, UPLOAD_BATCH_MAX, api_upload_commit_batch, srv,
+                               &srv->uploadq);
     /* tus stores uploads that completed before a crash, so replication must be up */
     if (rc == 0)
         rc = api_tus_start(srv);
@@ -155,6 +160,8 @@ void server_stop(struct server *srv, int drain_ms)
         log_warn("server", "%d requests still running at shutdown",
                  http_server_inflight(srv->http));
     /* workers resume any request still parked on them, while the daemon can finish it */
+    workq_free(srv->uploadq);
+    srv->uploadq = NULL;
     workq_free(srv->commitq);
     srv->commitq = NULL;
     alarm_stop(srv);
@@ -328,7 +335,7 @@ static void rebuild_one(struct rebuild *rb, char *chunk, const char *dir, const 
         snprintf(fi.scene, sizeof fi.scene, "%s", srv->cfg.default_scene);
     if (srv->cfg.host)
         fileinfo_add_peer(&fi, srv->cfg.host);
-    if (sync_index_bulk(srv, &fi) == 0)
+    if (sync_index_bulk(srv, &fi, false) == 0)
         atomic_fetch_add(&rb->n, 1);
 }
 

@@ -328,25 +328,19 @@ static int open_dir_of(struct store *s, const char *dir, int *dfd)
     return 0;
 }
 
-int store_tmp_commit(struct store *s, struct store_tmp *t, const char *dir, const char *name)
+int store_tmp_link(struct store *s, struct store_tmp *t, const char *dir, const char *name,
+                   int *dfd_out)
 {
     int rc, dfd = -1;
     if (path_check_name(name) < 0)
         return -EINVAL;
     if ((rc = store_tmp_spill(t)) < 0)
         return rc;
-    /* the bytes must be durable before the name appears, or a crash could expose a
-     * partial file under its final name */
-    if ((rc = fsbarrier_sync(s->barrier, t->fd)) < 0)
-        return rc;
     if ((rc = open_dir_created_at(s, dir, &dfd)) < 0)
         return rc;
     if (!t->name[0]) {
         /* like RENAME_NOREPLACE, linkat never replaces a name */
-        if ((rc = link_anon(t->fd, dfd, name)) < 0) {
-            close(dfd);
-            return rc;
-        }
+        rc = link_anon(t->fd, dfd, name);
     } else if (renameat2(s->tmp_fd, t->name, dfd, name, RENAME_NOREPLACE) < 0) {
         rc = -errno;
         /* filesystems without RENAME_NOREPLACE: link refuses to replace as well */
@@ -355,15 +349,30 @@ int store_tmp_commit(struct store *s, struct store_tmp *t, const char *dir, cons
             if (rc == 0)
                 unlinkat(s->tmp_fd, t->name, 0);
         }
-        if (rc < 0) {
-            close(dfd);
-            return rc;
-        }
     }
-    rc = fsbarrier_sync(s->barrier, dfd);
-    close(dfd);
+    if (rc < 0) {
+        close(dfd);
+        return rc;
+    }
     close(t->fd);
     t->fd = -1;
+    *dfd_out = dfd;
+    return 0;
+}
+
+int store_tmp_commit(struct store *s, struct store_tmp *t, const char *dir, const char *name)
+{
+    int rc, dfd;
+    if ((rc = store_tmp_spill(t)) < 0)
+        return rc;
+    /* the bytes must be durable before the name appears, or a crash could expose a
+     * partial file under its final name */
+    if ((rc = fsbarrier_sync(s->barrier, t->fd)) < 0)
+        return rc;
+    if ((rc = store_tmp_link(s, t, dir, name, &dfd)) < 0)
+        return rc;
+    rc = fsbarrier_sync(s->barrier, dfd);
+    close(dfd);
     return rc;
 }
 
@@ -429,6 +438,11 @@ int store_unlink(struct store *s, const char *rel)
 int store_sync(struct store *s, int fd)
 {
     return fsbarrier_sync(s->barrier, fd);
+}
+
+int store_sync_many(struct store *s, const int *fds, size_t n)
+{
+    return fsbarrier_sync_many(s->barrier, fds, n);
 }
 
 int store_open_read(struct store *s, const char *rel, int *fd, struct stat *st)

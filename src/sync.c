@@ -296,9 +296,9 @@ int sync_index(struct server *srv, const struct file_info *fi, bool put, bool re
     return index_write(srv, fi, put, replicate, extra, nextra, false);
 }
 
-int sync_index_bulk(struct server *srv, const struct file_info *fi)
+int sync_index_bulk(struct server *srv, const struct file_info *fi, bool replicate)
 {
-    return index_write(srv, fi, true, false, NULL, 0, true);
+    return index_write(srv, fi, true, replicate, NULL, 0, true);
 }
 
 /* Tombstone time (ms) of a path key, or 0. */

@@ -314,7 +314,7 @@ static int start_volume(struct volumes *v)
 }
 
 int volumes_append(struct volumes *v, const struct needle *orig, volume_info_fn fn, void *ctx,
-                   const void *data, size_t dlen, struct needle *out)
+                   const void *data, size_t dlen, bool sync, struct needle *out)
 {
     if (dlen >= VOLUME_SMALL_MAX)
         return -EFBIG;
@@ -383,7 +383,7 @@ int volumes_append(struct volumes *v, const struct needle *orig, volume_info_fn 
     free(info);
     rc = pwrite_all(fd, b, span, out->off);
     free(b);
-    if (rc == 0)
+    if (rc == 0 && sync)
         rc = store_sync(v->st, fd);
     if (rc < 0) {
         /* the space stays unused: garbage a compaction reclaims */

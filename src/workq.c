@@ -1,5 +1,6 @@
-/* A fixed thread pool over a ring of jobs (see workq.h). One mutex and two condition
- * variables; jobs run outside the lock. */
+/* A fixed thread pool over a ring of jobs (see workq.h). One mutex and one condition
+ * variable; jobs run outside the lock. A batched queue's thread empties the ring (up to its
+ * batch limit) in one critical section. */
 #include "workq.h"
 
 #include <errno.h>
@@ -22,39 +23,68 @@ struct workq {
     bool stop;
     pthread_t *threads;
     size_t nthreads;
+    /* batched: one thread hands up to max_batch args to batch_fn */
+    workq_batch_fn batch_fn;
+    void *batch_ctx;
+    size_t max_batch;
 };
+
+/* Waits for jobs and takes up to max of them into out (args) or *one; 0 when stopping. */
+static size_t take(struct workq *q, size_t max, void **out, struct job *one)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->len == 0 && !q->stop)
+        pthread_cond_wait(&q->more, &q->mu);
+    size_t n = 0;
+    while (q->len > 0 && n < max) {
+        struct job j = q->ring[q->head];
+        q->head = (q->head + 1) % q->cap;
+        q->len--;
+        if (out)
+            out[n] = j.arg;
+        else
+            *one = j;
+        n++;
+    }
+    pthread_mutex_unlock(&q->mu);
+    return n; /* 0 only when stopping and drained */
+}
 
 static void *worker(void *arg)
 {
     struct workq *q = arg;
-    for (;;) {
-        pthread_mutex_lock(&q->mu);
-        while (q->len == 0 && !q->stop)
-            pthread_cond_wait(&q->more, &q->mu);
-        if (q->len == 0) { /* stopping and drained */
-            pthread_mutex_unlock(&q->mu);
-            return NULL;
-        }
-        struct job j = q->ring[q->head];
-        q->head = (q->head + 1) % q->cap;
-        q->len--;
-        pthread_mutex_unlock(&q->mu);
+    struct job j;
+    while (take(q, 1, NULL, &j) > 0)
         j.fn(j.arg);
-    }
+    return NULL;
 }
 
-int workq_new(size_t threads, size_t max_queue, struct workq **out)
+static void *batch_worker(void *arg)
 {
-    if (threads == 0 || max_queue == 0)
-        return -EINVAL;
+    struct workq *q = arg;
+    void **args = xcalloc(q->max_batch, sizeof *args);
+    size_t n;
+    while ((n = take(q, q->max_batch, args, NULL)) > 0)
+        q->batch_fn(q->batch_ctx, args, n);
+    free(args);
+    return NULL;
+}
+
+static struct workq *create(size_t threads, size_t max_queue)
+{
     struct workq *q = xcalloc(1, sizeof *q);
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->more, NULL);
     q->cap = max_queue;
     q->ring = xcalloc(max_queue, sizeof *q->ring);
     q->threads = xcalloc(threads, sizeof *q->threads);
+    return q;
+}
+
+static int start(struct workq *q, size_t threads, void *(*fn)(void *), struct workq **out)
+{
     for (size_t i = 0; i < threads; i++) {
-        if (pthread_create(&q->threads[i], NULL, worker, q) != 0)
+        if (pthread_create(&q->threads[i], NULL, fn, q) != 0)
             break;
         q->nthreads++;
     }
@@ -64,6 +94,25 @@ int workq_new(size_t threads, size_t max_queue, struct workq **out)
     }
     *out = q;
     return 0;
+}
+
+int workq_new(size_t threads, size_t max_queue, struct workq **out)
+{
+    if (threads == 0 || max_queue == 0)
+        return -EINVAL;
+    return start(create(threads, max_queue), threads, worker, out);
+}
+
+int workq_new_batched(size_t max_queue, size_t max_batch, workq_batch_fn fn, void *ctx,
+                      struct workq **out)
+{
+    if (max_queue == 0 || max_batch == 0 || !fn)
+        return -EINVAL;
+    struct workq *q = create(1, max_queue);
+    q->batch_fn = fn;
+    q->batch_ctx = ctx;
+    q->max_batch = max_batch;
+    return start(q, 1, batch_worker, out);
 }
 
 int workq_submit(struct workq *q, workq_fn fn, void *arg)

@@ -170,14 +170,19 @@ def files_under(d):
     return sorted(out)
 
 
-def disk_syncs(node):
-    """fileserver_disk_syncs_total from /metrics"""
+def metric(node, name):
+    """an unlabelled counter or gauge from /metrics"""
     with urllib.request.urlopen(node.url + "/metrics", timeout=T[1]) as r:
         m = r.read().decode()
     for line in m.splitlines():
-        if line.startswith("fileserver_disk_syncs_total "):
+        if line.startswith(name + " "):
             return int(line.split()[1])
-    raise AssertionError("no fileserver_disk_syncs_total in /metrics:\n" + m)
+    raise AssertionError("no %s in /metrics:\n%s" % (name, m))
+
+
+def disk_syncs(node):
+    """fileserver_disk_syncs_total from /metrics"""
+    return metric(node, "fileserver_disk_syncs_total")
 
 
 def temp_files(node):

@@ -3,10 +3,11 @@ cross-scene copies that survive each other's delete, and same-name different-con
 that must never overwrite each other."""
 import threading
 
+import pytest
 import requests
 
 from bbutil import (T, assert_fail, assert_ok_json, describe, file_md5, files_under, md5,
-                    payload, token, upload)
+                    metric, payload, token, upload)
 
 
 def _copies(node, digest):
@@ -154,3 +155,74 @@ def test_concurrent_same_name_different_content(node):
     for u, d in zip(urls, datas):
         g = requests.get(u, timeout=T)
         assert g.status_code == 200 and g.content == d, (u, describe(g))
+
+
+def _upload_all(node, jobs):
+    """[(data, name, fields)] uploaded at once from one thread each; the replies in order"""
+    barrier = threading.Barrier(len(jobs), timeout=20)
+    results = [None] * len(jobs)
+
+    def run(i):
+        data, name, fields = jobs[i]
+        try:
+            barrier.wait()
+            results[i] = upload(requests, node, data, name, dict(fields, output="json"),
+                                timeout=(5, 60))
+        except Exception as e:           # noqa: BLE001
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert not any(t.is_alive() for t in threads), "uploads hung"
+    errs = [r if isinstance(r, Exception) else describe(r) for r in results
+            if isinstance(r, Exception) or r.status_code != 200]
+    assert not errs, errs
+    return [r.json() for r in results]
+
+
+@pytest.mark.parametrize("merged", [False, True], ids=["files", "volumes"])
+def test_one_commit_batch_of_every_kind(start_node, merged):
+    """Uploads that arrive together are committed in batches (one sync of the bytes, one of
+    the names, one of the records). Within a batch, identical content must still become one
+    copy, a taken name another name, another scene a second path, a custom path its own;
+    small files may be needles in a volume; and everything acknowledged must survive
+    kill -9."""
+    node = start_node({"enable_merge_small_file": merged})
+    checks = []
+    for _ in range(5):
+        same, other = payload(5000), payload(7000)
+        taken, shared = token() + ".txt", token() + ".bin"
+        jobs = [(same, shared, {}) for _ in range(4)]
+        jobs += [(payload(3000), taken, {}) for _ in range(4)]
+        jobs += [(other, shared, {}), (other, shared, {"scene": "other"})]
+        jobs += [(payload(2000), token() + ".bin", {"path": token() + "/deep"}) for _ in range(2)]
+        jobs += [(payload(1000 + i), token() + ".bin", {}) for i in range(12)]
+        replies = _upload_all(node, jobs)
+        assert len({j["url"] for j in replies[0:4]}) == 1, replies[0:4]
+        if merged:
+            assert "/haystack/" in replies[0]["path"], replies[0]
+        else:
+            assert len(_copies(node, md5(same))) == 1, files_under(node.path("files"))
+        assert len({j["url"] for j in replies[4:8]}) == 4, replies[4:8]
+        assert replies[8]["path"] != replies[9]["path"], replies[8:10]
+        if not merged:  # a needle's URL names its volume, not its scene
+            assert replies[9]["path"].startswith("/group1/other/"), replies[9]
+        for (data, _name, fields), j in zip(jobs[10:12], replies[10:12]):
+            assert "/" + fields["path"] + "/" in j["path"], j
+        checks += [(data, j) for (data, _n, _f), j in zip(jobs, replies)]
+        if metric(node, "fileserver_commit_batch_max") > 1:
+            break
+    else:
+        pytest.fail("24 uploads at once never shared a commit batch in 5 tries")
+    assert metric(node, "fileserver_commit_batches_total") < metric(node,
+                                                                    "fileserver_uploads_total")
+    node.kill9()
+    node.start()
+    for data, j in checks:
+        g = requests.get(node.url + j["path"], timeout=T)
+        assert g.status_code == 200 and g.content == data, (j["path"], describe(g))
+        info = requests.get(node.g + "/get_file_info", params={"path": j["path"]}, timeout=T)
+        assert assert_ok_json(info)["data"]["md5"] == md5(data), j

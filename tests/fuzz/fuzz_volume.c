@@ -100,7 +100,7 @@ static void fuzz_volume(const uint8_t *body, size_t n)
     CHECK(volumes_scan(v, 1, scan_cb, &s) == 0);
     /* whatever the garbage, an append lands after it and is found again */
     struct needle got;
-    int rc = volumes_append(v, NULL, marker_info, NULL, "xyz", 3, &got);
+    int rc = volumes_append(v, NULL, marker_info, NULL, "xyz", 3, true, &got);
     CHECK(rc == 0);
     volumes_release(v, got.vol);
     struct stat sb;

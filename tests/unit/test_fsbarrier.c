@@ -115,6 +115,32 @@ static void test_none_mode(void **state)
     fsbarrier_free(b);
 }
 
+/* One sync for many descriptors: one syncfs in group mode, each fd in file mode (trying
+ * all of them past a bad one), nothing in none mode or for none at all. */
+static void test_sync_many(void **state)
+{
+    struct fixture *f = *state;
+    int fd = open_file(f, "m");
+    int fds[3] = {fd, f->dfd, fd};
+    struct fsbarrier *g = fsbarrier_new(f->dfd, FSBARRIER_GROUP);
+    assert_int_equal(fsbarrier_sync_many(g, fds, 3), 0);
+    assert_int_equal(fsbarrier_sync_many(g, fds, 0), 0);
+    assert_int_equal(fsbarrier_syncs(g), 1);
+    fsbarrier_free(g);
+    struct fsbarrier *p = fsbarrier_new(f->dfd, FSBARRIER_FILE);
+    assert_int_equal(fsbarrier_sync_many(p, fds, 3), 0);
+    assert_int_equal(fsbarrier_syncs(p), 3);
+    int bad[3] = {fd, -1, f->dfd};
+    assert_int_equal(fsbarrier_sync_many(p, bad, 3), -EBADF);
+    assert_int_equal(fsbarrier_syncs(p), 6);
+    fsbarrier_free(p);
+    struct fsbarrier *n = fsbarrier_new(f->dfd, FSBARRIER_NONE);
+    assert_int_equal(fsbarrier_sync_many(n, bad, 3), 0);
+    assert_int_equal(fsbarrier_syncs(n), 0);
+    fsbarrier_free(n);
+    close(fd);
+}
+
 static void test_free_null(void **state)
 {
     (void)state;
@@ -218,6 +244,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_mode_bad_fd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_none_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_many, setup, teardown),
         cmocka_unit_test(test_free_null),
         cmocka_unit_test_setup_teardown(test_group_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_threads, setup, teardown),

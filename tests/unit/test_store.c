@@ -377,6 +377,56 @@ static void test_discard_never_created(void **state)
     assert_int_equal(t.fd, -1);
 }
 
+/* store_tmp_link, as the batch committer uses it: sync the temps, link them all, then sync
+ * the directories it handed back. */
+static void test_link_many_then_sync(void **state)
+{
+    struct fixture *f = *state;
+    char p[1024];
+    struct store_tmp t[3];
+    int fds[3], dfds[3];
+    const char *data[3] = {"one", "two", "three"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(store_tmp_create_mem(f->s, &t[i], 64), 0);
+        assert_int_equal(store_tmp_write(&t[i], data[i], strlen(data[i])), 0);
+        assert_int_equal(store_tmp_spill(&t[i]), 0);
+        fds[i] = t[i].fd;
+    }
+    assert_int_equal(store_sync_many(f->s, fds, 3), 0);
+    assert_int_equal(commit_bytes(f->s, "b/c", "taken", "old"), 0);
+    /* a taken name leaves the temp whole and usable */
+    assert_int_equal(store_tmp_link(f->s, &t[0], "b/c", "taken", &dfds[0]), -EEXIST);
+    assert_fd_content(t[0].fd, "one");
+    assert_int_equal(store_tmp_link(f->s, &t[0], "b/c", "first", &dfds[0]), 0);
+    assert_int_equal(store_tmp_link(f->s, &t[1], "b/c", "second", &dfds[1]), 0);
+    assert_int_equal(store_tmp_link(f->s, &t[2], "new/dir", "third", &dfds[2]), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(t[i].fd, -1);
+        assert_true(dfds[i] >= 0);
+    }
+    assert_int_equal(store_sync_many(f->s, dfds, 3), 0);
+    for (int i = 0; i < 3; i++)
+        close(dfds[i]);
+    full(f, "files", "b/c/first", p, sizeof(p));
+    assert_file_content(p, "one");
+    full(f, "files", "b/c/second", p, sizeof(p));
+    assert_file_content(p, "two");
+    full(f, "files", "new/dir/third", p, sizeof(p));
+    assert_file_content(p, "three");
+    full(f, "files", "b/c/taken", p, sizeof(p));
+    assert_file_content(p, "old");
+    full(f, "data", "tmp", p, sizeof(p));
+    assert_int_equal(count_entries(p), 0); /* named temps were moved, not copied */
+    /* nothing to sync is not an error, and a bad name links nothing */
+    assert_int_equal(store_sync_many(f->s, NULL, 0), 0);
+    struct store_tmp bad;
+    assert_int_equal(store_tmp_create(f->s, &bad), 0);
+    int dfd = -1;
+    assert_int_equal(store_tmp_link(f->s, &bad, "b", "../escape", &dfd), -EINVAL);
+    assert_int_equal(dfd, -1);
+    store_tmp_discard(f->s, &bad);
+}
+
 /* ---- anonymous temps (O_TMPFILE) ---- */
 
 static void tmpdir_of(struct fixture *f, char *out, size_t cap)
@@ -1033,6 +1083,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_anon_discard_leaves_nothing, setup_anon, teardown),
         cmocka_unit_test_setup_teardown(test_anon_mem_spill, setup_anon, teardown),
         EACH_MODE(test_commit_places_bytes),
+        EACH_MODE(test_link_many_then_sync),
+        cmocka_unit_test_setup_teardown(test_link_many_then_sync, setup_anon, teardown),
         EACH_MODE(test_commit_top_level),
         EACH_MODE(test_commit_existing_dir),
         EACH_MODE(test_commit_distinct_temps),

@@ -29,32 +29,27 @@ struct workq {
     size_t max_batch;
 };
 
-/* Waits for jobs and takes up to max of them into out (args) or *one; 0 when stopping. */
-static size_t take(struct workq *q, size_t max, void **out, struct job *one)
+/* Waits for jobs and takes up to max of them into out; 0 only when stopping and drained. */
+static size_t take(struct workq *q, struct job *out, size_t max)
 {
     pthread_mutex_lock(&q->mu);
     while (q->len == 0 && !q->stop)
         pthread_cond_wait(&q->more, &q->mu);
     size_t n = 0;
     while (q->len > 0 && n < max) {
-        struct job j = q->ring[q->head];
+        out[n++] = q->ring[q->head];
         q->head = (q->head + 1) % q->cap;
         q->len--;
-        if (out)
-            out[n] = j.arg;
-        else
-            *one = j;
-        n++;
     }
     pthread_mutex_unlock(&q->mu);
-    return n; /* 0 only when stopping and drained */
+    return n;
 }
 
 static void *worker(void *arg)
 {
     struct workq *q = arg;
     struct job j;
-    while (take(q, 1, NULL, &j) > 0)
+    while (take(q, &j, 1) > 0)
         j.fn(j.arg);
     return NULL;
 }
@@ -62,10 +57,15 @@ static void *worker(void *arg)
 static void *batch_worker(void *arg)
 {
     struct workq *q = arg;
+    struct job *jobs = xcalloc(q->max_batch, sizeof *jobs);
     void **args = xcalloc(q->max_batch, sizeof *args);
     size_t n;
-    while ((n = take(q, q->max_batch, args, NULL)) > 0)
+    while ((n = take(q, jobs, q->max_batch)) > 0) {
+        for (size_t i = 0; i < n; i++)
+            args[i] = jobs[i].arg;
         q->batch_fn(q->batch_ctx, args, n);
+    }
+    free(jobs);
     free(args);
     return NULL;
 }

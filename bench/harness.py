@@ -104,7 +104,7 @@ def print_report(res, opts, out=sys.stdout):
     w = out.write
     w(f"\n## fileserver vs nginx, {res.info.get('date', '')}"
       f"{' (SMOKE: 1 s runs, tiny counts; figures are meaningless)' if opts.smoke else ''}\n\n")
-    for k in ("machine", "fileserver", "nginx", "wrk", "settings"):
+    for k in ("machine", "disk", "fileserver", "nginx", "wrk", "settings"):
         if k in res.info:
             w(f"- {k}: {res.info[k]}\n")
     w("\n| measurement | unit | fileserver | nginx | fileserver/nginx | per pair | target | met |\n")
@@ -839,6 +839,34 @@ def tool_versions(opts, binary):
             "wrk": first_line(["wrk", "-v"])}
 
 
+PROBE_FILES = 2000
+PROBE_HEALTHY = 15000  # creates/s; this VM's ext4 does 30-45k in a healthy region
+
+
+def creation_probe(work):
+    """Creates PROBE_FILES 4 KiB files in a new directory below work (removed with it) and
+    reports the rate. Both servers create a file per upload, and ext4 can be several times
+    slower in the block groups a mass delete emptied, for longer than a minute (its
+    recently_deleted() check in the inode allocator): a slow figure here explains slow
+    upload rows for both servers."""
+    d = os.path.join(work, "creation-probe")
+    os.mkdir(d)
+    data = b"p" * 4096
+    t0 = time.monotonic()
+    for i in range(PROBE_FILES):
+        fd = os.open(os.path.join(d, f"{i}.bin"), os.O_CREAT | os.O_WRONLY, 0o644)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+    rate = PROBE_FILES / max(time.monotonic() - t0, 1e-6)
+    text = f"{rate:,.0f} file creates/s (4 KiB, one directory, unsynced)"
+    if rate < PROBE_HEALTHY:
+        text += (f"; SLOW (below {PROBE_HEALTHY:,}/s): upload rows are held back by the "
+                 "filesystem; a --work directory elsewhere on the disk may do better")
+    return text
+
+
 def main(argv):
     opts = parse_args(argv)
     # a shell starting us in the background sets SIGINT to ignored; Ctrl-C must still work
@@ -880,6 +908,8 @@ def main(argv):
         res.info["machine"] = (f"{os.cpu_count()} CPUs, {platform.platform()}; server and "
                                "wrk share the CPUs")
         res.info.update(tool_versions(opts, binary))
+        res.info["disk"] = creation_probe(work)
+        log(f"file creation where the roots live: {res.info['disk']}")
         res.info["settings"] = (f"wrk {opts.duration} s per run, {opts.pairs} A/B pair(s) per "
                                 "case, -t1 at 1 connection and -t2 at 64; fileserver "
                                 "log_level warn, sync_mode group; nginx 2 workers, sendfile, "

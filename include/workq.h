@@ -12,9 +12,10 @@ typedef void (*workq_fn)(void *arg);
 typedef void (*workq_batch_fn)(void *ctx, void **args, size_t n);
 
 int workq_new(size_t threads, size_t max_queue, struct workq **out);
-/* One thread that hands fn up to max_batch queued jobs at a time (their fn is not called). */
-int workq_new_batched(size_t max_queue, size_t max_batch, workq_batch_fn fn, void *ctx,
-                      struct workq **out);
+/* Threads that each hand fn up to max_batch queued jobs at a time (their fn is not called):
+ * with two, one batch can be prepared while the other waits for the disk. */
+int workq_new_batched(size_t threads, size_t max_queue, size_t max_batch, workq_batch_fn fn,
+                      void *ctx, struct workq **out);
 /* 0, or -EAGAIN when the queue is full or stopping (the job did not run). */
 int workq_submit(struct workq *q, workq_fn fn, void *arg);
 /* Runs every job already queued, then stops and joins the threads. */

@@ -133,8 +133,8 @@ int server_start(struct server *srv)
     /* group commit: one thread commits uploads in batches, each sync serving the batch;
      * per-file fsync keeps the pool, so a small file never waits behind a large one's */
     if (rc == 0 && strcmp(srv->cfg.sync_mode, "group") == 0)
-        rc = workq_new_batched(1024, UPLOAD_BATCH_MAX, api_upload_commit_batch, srv,
-                               &srv->uploadq);
+        rc = workq_new_batched(UPLOAD_COMMITTERS, 1024, UPLOAD_BATCH_MAX,
+                               api_upload_commit_batch, srv, &srv->uploadq);
     /* tus stores uploads that completed before a crash, so replication must be up */
     if (rc == 0)
         rc = api_tus_start(srv);

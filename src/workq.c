@@ -103,16 +103,16 @@ int workq_new(size_t threads, size_t max_queue, struct workq **out)
     return start(create(threads, max_queue), threads, worker, out);
 }
 
-int workq_new_batched(size_t max_queue, size_t max_batch, workq_batch_fn fn, void *ctx,
-                      struct workq **out)
+int workq_new_batched(size_t threads, size_t max_queue, size_t max_batch, workq_batch_fn fn,
+                      void *ctx, struct workq **out)
 {
-    if (max_queue == 0 || max_batch == 0 || !fn)
+    if (threads == 0 || max_queue == 0 || max_batch == 0 || !fn)
         return -EINVAL;
-    struct workq *q = create(1, max_queue);
+    struct workq *q = create(threads, max_queue);
     q->batch_fn = fn;
     q->batch_ctx = ctx;
     q->max_batch = max_batch;
-    return start(q, 1, batch_worker, out);
+    return start(q, threads, batch_worker, out);
 }
 
 int workq_submit(struct workq *q, workq_fn fn, void *arg)

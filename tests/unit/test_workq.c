@@ -100,7 +100,7 @@ static void test_every_item_once_in_order(void **state)
     (void)state;
     static struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER};
     struct workq *q;
-    assert_int_equal(workq_new_batched(ITEMS, 16, record, &s, &q), 0);
+    assert_int_equal(workq_new_batched(1, ITEMS, 16, record, &s, &q), 0);
     for (intptr_t i = 0; i < ITEMS; i++)
         assert_int_equal(workq_submit(q, NULL, (void *)(i + 1)), 0);
     workq_free(q); /* drains */
@@ -115,7 +115,7 @@ static void test_slow_batch_gathers_the_next(void **state)
     (void)state;
     static struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER, .sleep_ms = 30};
     struct workq *q;
-    assert_int_equal(workq_new_batched(64, 64, record, &s, &q), 0);
+    assert_int_equal(workq_new_batched(1, 64, 64, record, &s, &q), 0);
     /* the first item starts a slow batch; the rest queue behind it and go as one or two */
     for (intptr_t i = 0; i < 40; i++)
         assert_int_equal(workq_submit(q, NULL, (void *)(i + 1)), 0);
@@ -130,7 +130,7 @@ static void test_batched_full_queue_refuses(void **state)
     (void)state;
     static struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER, .sleep_ms = 20};
     struct workq *q;
-    assert_int_equal(workq_new_batched(2, 1, record, &s, &q), 0);
+    assert_int_equal(workq_new_batched(1, 2, 1, record, &s, &q), 0);
     size_t accepted = 0, refused = 0;
     for (intptr_t i = 0; i < 20; i++) {
         int rc = workq_submit(q, NULL, (void *)(i + 1));
@@ -148,9 +148,9 @@ static void test_batched_bad_sizes(void **state)
 {
     (void)state;
     struct workq *q = NULL;
-    assert_int_equal(workq_new_batched(0, 1, record, NULL, &q), -EINVAL);
-    assert_int_equal(workq_new_batched(1, 0, record, NULL, &q), -EINVAL);
-    assert_int_equal(workq_new_batched(1, 1, NULL, NULL, &q), -EINVAL);
+    assert_int_equal(workq_new_batched(1, 0, 1, record, NULL, &q), -EINVAL);
+    assert_int_equal(workq_new_batched(1, 1, 0, record, NULL, &q), -EINVAL);
+    assert_int_equal(workq_new_batched(1, 1, 1, NULL, NULL, &q), -EINVAL);
 }
 
 int main(void)

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -574,39 +573,44 @@ static void slot_done(struct server *srv, struct slot *s, int rc)
         atomic_fetch_add(&srv->uploads, 1);
 }
 
-static int cmp_lock(const void *a, const void *b)
-{
-    uintptr_t x = (uintptr_t) * (pthread_mutex_t *const *)a;
-    uintptr_t y = (uintptr_t) * (pthread_mutex_t *const *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Takes the ready slots whose contents differ (an upload of content already in the round
- * waits for the next one, where it finds the first one's record) and locks their digests
- * in address order, so two lock holders never wait on each other. Returns the count. */
+ * waits for the next one, where it finds the first one's record) and locks their digests.
+ * A digest lock held elsewhere (a replica being committed) only defers its upload to a later
+ * round, so one busy lock never holds up the whole batch; when every one is busy the round
+ * waits for the first, holding no other lock then, so no two holders wait on each other.
+ * Returns the count (at least 1 while a slot is ready). */
 static size_t pick_round(struct server *srv, struct slot *sl, size_t n, size_t *pick,
                          pthread_mutex_t **locks, size_t *nlocks)
 {
-    size_t np = 0, nl = 0;
+    size_t np = 0, nl = 0, first = n;
     for (size_t i = 0; i < n; i++) {
         if (sl[i].st != SLOT_READY)
             continue;
+        if (first == n)
+            first = i;
         bool seen = false;
         for (size_t j = 0; j < np && !seen; j++)
             seen = strcmp(sl[pick[j]].u->result.md5, sl[i].u->result.md5) == 0;
         if (seen)
             continue;
+        pthread_mutex_t *lk = server_digest_lock(srv, sl[i].u->result.md5);
+        bool held = false;
+        for (size_t j = 0; j < nl && !held; j++)
+            held = locks[j] == lk;
+        if (!held) {
+            if (pthread_mutex_trylock(lk) != 0)
+                continue;
+            locks[nl++] = lk;
+        }
         pick[np++] = i;
-        locks[nl++] = server_digest_lock(srv, sl[i].u->result.md5);
     }
-    qsort(locks, nl, sizeof *locks, cmp_lock);
-    size_t k = 0;
-    for (size_t i = 0; i < nl; i++)
-        if (k == 0 || locks[k - 1] != locks[i])
-            locks[k++] = locks[i];
-    for (size_t i = 0; i < k; i++)
-        pthread_mutex_lock(locks[i]);
-    *nlocks = k;
+    if (np == 0 && first < n) {
+        pthread_mutex_t *lk = server_digest_lock(srv, sl[first].u->result.md5);
+        pthread_mutex_lock(lk);
+        locks[nl++] = lk;
+        pick[np++] = first;
+    }
+    *nlocks = nl;
     return np;
 }
 
@@ -699,7 +703,7 @@ static void commit_round(struct server *srv, struct slot *sl, size_t n)
             content_small_done(srv, &s->u->result, mrc == 0);
         slot_done(srv, s, mrc);
     }
-    for (size_t i = nl; i-- > 0;)
+    for (size_t i = 0; i < nl; i++)
         pthread_mutex_unlock(locks[i]);
 }
 

@@ -2,6 +2,7 @@
 cross-scene copies that survive each other's delete, and same-name different-content uploads
 that must never overwrite each other."""
 import threading
+import time
 
 import pytest
 import requests
@@ -226,3 +227,62 @@ def test_one_commit_batch_of_every_kind(start_node, merged):
         assert g.status_code == 200 and g.content == data, (j["path"], describe(g))
         info = requests.get(node.g + "/get_file_info", params={"path": j["path"]}, timeout=T)
         assert assert_ok_json(info)["data"]["md5"] == md5(data), j
+
+
+def test_batched_uploads_beside_deletes(node):
+    """Deletes take the same digest locks as the upload committer: uploads and deletes of
+    the same contents at once must all finish (no lock waits on another), and every file
+    ends up either whole and indexed or gone from both disk and index."""
+    datas = [payload(2000 + i) for i in range(8)]
+    names = [token() + ".bin" for _ in datas]
+    deadline = time.monotonic() + 60
+    errors, done = [], []
+
+    def uploader(k):
+        try:
+            for r in range(12):
+                i = (k + r) % len(datas)
+                u = upload(requests, node, datas[i], names[i], {"output": "json"},
+                           timeout=(5, 30))
+                if u.status_code != 200:
+                    errors.append(describe(u))
+                if time.monotonic() > deadline:
+                    return
+            done.append(k)
+        except Exception as e:           # noqa: BLE001
+            errors.append(repr(e))
+
+    def deleter(k):
+        try:
+            for r in range(12):
+                i = (k + 2 * r) % len(datas)
+                d = requests.post(node.g + "/delete", data={"md5": md5(datas[i])}, timeout=T)
+                if d.status_code not in (200, 404):
+                    errors.append(describe(d))
+                if time.monotonic() > deadline:
+                    return
+            done.append(-1 - k)
+        except Exception as e:           # noqa: BLE001
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=uploader, args=(k,)) for k in range(8)]
+    threads += [threading.Thread(target=deleter, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(1.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "uploads or deletes hung"
+    assert not errors, errors
+    assert len(done) == len(threads), done
+    for data, name in zip(datas, names):
+        info = requests.get(node.g + "/get_file_info", params={"md5": md5(data)}, timeout=T)
+        copies = _copies(node, md5(data))
+        if info.status_code == 200 and info.json().get("status") == "ok":
+            rec = info.json()["data"]
+            url = "%s/%s/%s/%s" % (node.url, node.group, rec["path"][len("files/"):],
+                                   rec.get("rename") or rec["name"])
+            g = requests.get(url, timeout=T)
+            assert g.status_code == 200 and g.content == data, (name, url, describe(g))
+            assert len(copies) == 1, (name, copies)
+        else:
+            assert copies == [], (name, copies)

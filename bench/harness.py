@@ -839,6 +839,7 @@ def tool_versions(opts, binary):
             "wrk": first_line(["wrk", "-v"])}
 
 
+FREE_GB_NEEDED = 40
 PROBE_FILES = 2000
 PROBE_HEALTHY = 15000  # creates/s; this VM's ext4 does 30-45k in a healthy region
 
@@ -908,6 +909,10 @@ def main(argv):
         res.info["machine"] = (f"{os.cpu_count()} CPUs, {platform.platform()}; server and "
                                "wrk share the CPUs")
         res.info.update(tool_versions(opts, binary))
+        free_gb = shutil.disk_usage(work).free / 1e9
+        if free_gb < FREE_GB_NEEDED and not opts.smoke:
+            log(f"warning: {free_gb:.0f} GB free where the roots live; a full run writes up to "
+                f"about {FREE_GB_NEEDED} GB and a full disk fails the cases after it")
         res.info["disk"] = creation_probe(work)
         log(f"file creation where the roots live: {res.info['disk']}")
         res.info["settings"] = (f"wrk {opts.duration} s per run, {opts.pairs} A/B pair(s) per "

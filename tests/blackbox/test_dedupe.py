@@ -15,6 +15,32 @@ def _copies(node, digest):
     return [p for p in files_under(node.path("files")) if file_md5(p) == digest]
 
 
+def _upload_all(node, jobs):
+    """[(data, name, fields)] uploaded at once from one thread each; the replies in order"""
+    barrier = threading.Barrier(len(jobs), timeout=20)
+    results = [None] * len(jobs)
+
+    def run(i):
+        data, name, fields = jobs[i]
+        try:
+            barrier.wait()
+            results[i] = upload(requests, node, data, name, dict(fields, output="json"),
+                                timeout=(5, 60))
+        except Exception as e:           # noqa: BLE001
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert not any(t.is_alive() for t in threads), "uploads hung"
+    errs = [r if isinstance(r, Exception) else describe(r) for r in results
+            if isinstance(r, Exception) or r.status_code != 200]
+    assert not errs, errs
+    return [r.json() for r in results]
+
+
 def test_same_bytes_twice_one_copy(node):
     data = payload(4000)
     name = token() + ".bin"
@@ -34,29 +60,10 @@ def test_same_bytes_twice_one_copy(node):
 def test_concurrent_identical_uploads(node):
     data = payload(256 * 1024)
     name = token() + ".bin"
-    n = 8
-    barrier = threading.Barrier(n, timeout=20)
-    results = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = upload(requests, node, data, name, {"output": "json"}, timeout=(5, 60))
-        except Exception as e:           # noqa: BLE001
-            results[i] = e
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(90)
-    assert not any(t.is_alive() for t in threads), "uploads hung"
-    errs = [r if isinstance(r, Exception) else describe(r) for r in results
-            if isinstance(r, Exception) or r.status_code != 200]
-    assert not errs, errs
-    urls = {r.json()["url"] for r in results}
+    results = _upload_all(node, [(data, name, {})] * 8)
+    urls = {r["url"] for r in results}
     assert len(urls) == 1, urls
-    assert {r.json()["md5"] for r in results} == {md5(data)}
+    assert {r["md5"] for r in results} == {md5(data)}
     assert len(_copies(node, md5(data))) == 1, files_under(node.path("files"))
     g = requests.get(urls.pop(), timeout=T)
     assert g.status_code == 200 and g.content == data
@@ -131,57 +138,11 @@ def test_concurrent_same_name_different_content(node):
     name = token() + ".txt"
     n = 8
     datas = [payload(64 * 1024) for _ in range(n)]
-    barrier = threading.Barrier(n, timeout=20)
-    results = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = upload(requests, node, datas[i], name, {"output": "json"},
-                                timeout=(5, 60))
-        except Exception as e:           # noqa: BLE001
-            results[i] = e
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(90)
-    assert not any(t.is_alive() for t in threads), "uploads hung"
-    errs = [r if isinstance(r, Exception) else describe(r) for r in results
-            if isinstance(r, Exception) or r.status_code != 200]
-    assert not errs, errs
-    urls = [r.json()["url"] for r in results]
+    urls = [r["url"] for r in _upload_all(node, [(d, name, {}) for d in datas])]
     assert len(set(urls)) == n, urls
     for u, d in zip(urls, datas):
         g = requests.get(u, timeout=T)
         assert g.status_code == 200 and g.content == d, (u, describe(g))
-
-
-def _upload_all(node, jobs):
-    """[(data, name, fields)] uploaded at once from one thread each; the replies in order"""
-    barrier = threading.Barrier(len(jobs), timeout=20)
-    results = [None] * len(jobs)
-
-    def run(i):
-        data, name, fields = jobs[i]
-        try:
-            barrier.wait()
-            results[i] = upload(requests, node, data, name, dict(fields, output="json"),
-                                timeout=(5, 60))
-        except Exception as e:           # noqa: BLE001
-            results[i] = e
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(90)
-    assert not any(t.is_alive() for t in threads), "uploads hung"
-    errs = [r if isinstance(r, Exception) else describe(r) for r in results
-            if isinstance(r, Exception) or r.status_code != 200]
-    assert not errs, errs
-    return [r.json() for r in results]
 
 
 @pytest.mark.parametrize("merged", [False, True], ids=["files", "volumes"])

@@ -42,21 +42,30 @@ static void test_runs_every_job(void **state)
     assert_int_equal(atomic_load(&ran), 500);
 }
 
+/* Submits 20 jobs (args 1..20) to a queue too small for them; some must be refused, with
+ * -EAGAIN and nothing else. Returns how many were taken. */
+static size_t submit_past_full(struct workq *q, workq_fn fn)
+{
+    size_t accepted = 0, refused = 0;
+    for (intptr_t i = 0; i < 20; i++) {
+        int rc = workq_submit(q, fn, (void *)(i + 1));
+        if (rc == 0)
+            accepted++;
+        else if (rc == -EAGAIN)
+            refused++;
+    }
+    assert_int_equal(accepted + refused, 20);
+    assert_true(refused > 0);
+    return accepted;
+}
+
 static void test_full_queue_refuses(void **state)
 {
     (void)state;
     struct workq *q;
     atomic_store(&ran, 0);
     assert_int_equal(workq_new(1, 2, &q), 0);
-    int accepted = 0, refused = 0;
-    for (int i = 0; i < 20; i++) {
-        int rc = workq_submit(q, slow, NULL);
-        if (rc == 0)
-            accepted++;
-        else if (rc == -EAGAIN)
-            refused++;
-    }
-    assert_true(refused > 0);
+    size_t accepted = submit_past_full(q, slow);
     workq_free(q);
     assert_int_equal(atomic_load(&ran), accepted);
 }
@@ -131,15 +140,7 @@ static void test_batched_full_queue_refuses(void **state)
     static struct seen s = {.mu = PTHREAD_MUTEX_INITIALIZER, .sleep_ms = 20};
     struct workq *q;
     assert_int_equal(workq_new_batched(1, 2, 1, record, &s, &q), 0);
-    size_t accepted = 0, refused = 0;
-    for (intptr_t i = 0; i < 20; i++) {
-        int rc = workq_submit(q, NULL, (void *)(i + 1));
-        if (rc == 0)
-            accepted++;
-        else if (rc == -EAGAIN)
-            refused++;
-    }
-    assert_true(refused > 0);
+    size_t accepted = submit_past_full(q, NULL);
     workq_free(q);
     assert_int_equal(s.n, accepted);
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 #include "cfg.h"
 #include "digest.h"
+#include "fsbarrier.h"
 #include "http_router.h"
 
 #define SERVER_DIGEST_LOCKS 64
@@ -46,8 +47,8 @@ struct server {
                                * the HTTP threads (one sync serves many); else NULL */
     struct workq *commitq;    /* other commits (tus; POST /upload in sync_mode file), off
                                * the HTTP threads; NULL before server_start */
-    bool nosync;              /* sync_mode none: commits never wait for the disk, so they
-                               * run on the HTTP thread */
+    enum fsbarrier_mode sync_mode; /* from cfg.sync_mode; with none, commits never wait
+                               * for the disk, so they run on the HTTP thread */
     atomic_int thumbs_state;  /* data/thumbs: 0 not looked at yet, 1 exists, 2 absent
                                * (thumbs.c; spares each index write a failing opendir) */
     /* one lock per digest stripe: dedupe check and commit of one content are serialised */

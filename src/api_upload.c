@@ -774,7 +774,7 @@ int api_upload(struct http_req *req, struct http_reply *rep, struct server *srv)
             digest_free(u->dg);
             u->dg = NULL;
         }
-        if (!srv->nosync) {
+        if (srv->sync_mode != FSBARRIER_NONE) {
             u->commit_srv = srv;
             /* park the request while a commit thread makes it durable: the HTTP thread goes
              * on serving, and concurrent commits share their syncs */

@@ -402,7 +402,7 @@ json_t *content_compact(struct server *srv, int percent)
         /* a needle that could not move keeps its volume; with sync_mode none the moved
          * needles and their records are synced here, since the volume they leave may hold
          * files that were durable long before */
-        if (c.failed == 0 && (!srv->nosync || server_sync_all(srv) == 0) &&
+        if (c.failed == 0 && (srv->sync_mode != FSBARRIER_NONE || server_sync_all(srv) == 0) &&
             volumes_remove(srv->volumes, nums[i]) == 0) {
             compacted++;
             reclaimed += garbage + VOLUME_HDR;

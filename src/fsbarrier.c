@@ -89,8 +89,7 @@ int fsbarrier_sync(struct fsbarrier *b, int fd)
             uint64_t from = b->covered, upto = b->next_ticket;
             b->running = true;
             pthread_mutex_unlock(&b->mu);
-            atomic_fetch_add(&b->syncs, 1);
-            int r = syncfs(b->fs_fd) < 0 ? -errno : 0;
+            int r = fsbarrier_sync_fs(b);
             pthread_mutex_lock(&b->mu);
             b->running = false;
             b->covered = upto;

@@ -88,16 +88,15 @@ int server_init(struct server *srv, const char *root, const char *cfg_path, char
     http_router_init(&srv->router, routes_table, routes_count, srv->cfg.group,
                      srv->cfg.support_group_manage);
 
-    enum fsbarrier_mode mode = FSBARRIER_GROUP;
+    srv->sync_mode = FSBARRIER_GROUP;
     if (strcmp(srv->cfg.sync_mode, "file") == 0)
-        mode = FSBARRIER_FILE;
+        srv->sync_mode = FSBARRIER_FILE;
     if (strcmp(srv->cfg.sync_mode, "none") == 0) {
-        mode = FSBARRIER_NONE;
-        srv->nosync = true;
+        srv->sync_mode = FSBARRIER_NONE;
         log_warn("server", "sync_mode none: uploads are acknowledged before they reach the "
                            "disk; a crash or power loss can lose them");
     }
-    if ((rc = store_open(srv->root, mode, &srv->store)) < 0) {
+    if ((rc = store_open(srv->root, srv->sync_mode, &srv->store)) < 0) {
         snprintf(err, errcap, "cannot open the store below %s: %s", srv->root,
                  errcode_str(rc));
         return rc;
@@ -107,7 +106,7 @@ int server_init(struct server *srv, const char *root, const char *cfg_path, char
         snprintf(err, errcap, "cannot open the index %s (is another node using it?)", p);
         return rc;
     }
-    if (srv->nosync)
+    if (srv->sync_mode == FSBARRIER_NONE)
         meta_set_lazy(srv->meta);
     if ((rc = content_open_volumes(srv)) < 0) {
         snprintf(err, errcap, "cannot open the small-file volumes below %s: %s", srv->root,
@@ -132,7 +131,7 @@ int server_start(struct server *srv)
     }
     /* group commit: one thread commits uploads in batches, each sync serving the batch;
      * per-file fsync keeps the pool, so a small file never waits behind a large one's */
-    if (rc == 0 && strcmp(srv->cfg.sync_mode, "group") == 0)
+    if (rc == 0 && srv->sync_mode == FSBARRIER_GROUP)
         rc = workq_new_batched(UPLOAD_COMMITTERS, 1024, UPLOAD_BATCH_MAX,
                                api_upload_commit_batch, srv, &srv->uploadq);
     /* tus stores uploads that completed before a crash, so replication must be up */
@@ -184,7 +183,7 @@ void server_fini(struct server *srv)
     filecache_free(srv->fcache);
     srv->fcache = NULL;
     /* what was acknowledged without a sync reaches the disk on a clean stop */
-    if (srv->nosync && srv->store && srv->meta && server_sync_all(srv) < 0)
+    if (srv->sync_mode == FSBARRIER_NONE && srv->store && srv->meta && server_sync_all(srv) < 0)
         log_error("server", "the final sync failed");
     meta_close(srv->meta);
     srv->meta = NULL;

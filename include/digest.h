@@ -1,5 +1,5 @@
-/* Streaming MD5 / SHA-1 behind one interface (OpenSSL EVP is the only backend and is
- * included only by digest.c). Output is lower-case hex. */
+/* Streaming MD5 / SHA-1 behind one interface (OpenSSL's hash functions are the only
+ * backend and are included only by digest.c). Output is lower-case hex. */
 #pragma once
 #include <stddef.h>
 
@@ -9,7 +9,7 @@ enum digest_algo { DIGEST_MD5 = 0, DIGEST_SHA1 = 1 };
 
 struct digest; /* opaque */
 
-/* Returns NULL only on an OpenSSL failure (logged). */
+/* Never NULL with this backend; callers still check, so another backend may fail. */
 struct digest *digest_new(enum digest_algo algo);
 void digest_update(struct digest *d, const void *p, size_t n);
 /* Writes hex into out (>= DIGEST_HEX_MAX bytes); the digest can then only be freed. */

@@ -1,62 +1,51 @@
-/* Streaming MD5 / SHA-1 over OpenSSL EVP, the only file that sees OpenSSL headers, so the
- * backend can change without touching callers. Output is always lower-case hex. */
+/* Streaming MD5 / SHA-1, one-shot SHA-256 and HMAC over OpenSSL's hash functions; the only
+ * file that sees OpenSSL headers, so the backend can change without touching callers.
+ * Output is always lower-case hex. */
 #include "digest.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+/* The one-call-per-algorithm functions, not EVP: they run the same assembly, but a binary
+ * linked with them pulls in a few kilobytes of libcrypto instead of its provider machinery
+ * (about a megabyte mapped at start). They are deprecated in OpenSSL 3, not removed. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/crypto.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
 
 #include "log.h"
 #include "xalloc.h"
 
 struct digest {
-    EVP_MD_CTX *ctx;
     enum digest_algo algo;
-    bool failed; /* an update failed: final reports the failure instead of a wrong digest */
+    union {
+        MD5_CTX md5;
+        SHA_CTX sha1;
+    } c;
 };
-
-static const EVP_MD *algo_md(enum digest_algo algo)
-{
-    return algo == DIGEST_SHA1 ? EVP_sha1() : EVP_md5();
-}
-
-static void log_ssl(const char *what)
-{
-    unsigned long e = ERR_get_error();
-    char msg[256];
-    ERR_error_string_n(e, msg, sizeof(msg));
-    log_error("digest", "%s: %s", what, msg);
-}
 
 struct digest *digest_new(enum digest_algo algo)
 {
     struct digest *d = xcalloc(1, sizeof(*d));
     d->algo = algo == DIGEST_SHA1 ? DIGEST_SHA1 : DIGEST_MD5;
-    d->ctx = EVP_MD_CTX_new();
-    if (!d->ctx || EVP_DigestInit_ex(d->ctx, algo_md(d->algo), NULL) != 1) {
-        log_ssl("digest init");
-        EVP_MD_CTX_free(d->ctx);
-        free(d);
-        return NULL;
-    }
+    if (d->algo == DIGEST_SHA1)
+        SHA1_Init(&d->c.sha1);
+    else
+        MD5_Init(&d->c.md5);
     return d;
 }
 
 void digest_update(struct digest *d, const void *p, size_t n)
 {
-    if (!n || d->failed)
+    if (!n)
         return;
-    if (EVP_DigestUpdate(d->ctx, p, n) != 1) {
-        log_ssl("digest update");
-        d->failed = true;
-    }
+    if (d->algo == DIGEST_SHA1)
+        SHA1_Update(&d->c.sha1, p, n);
+    else
+        MD5_Update(&d->c.md5, p, n);
 }
 
 static void to_hex(const unsigned char *md, unsigned len, char *out)
@@ -71,24 +60,18 @@ static void to_hex(const unsigned char *md, unsigned len, char *out)
 
 void digest_final_hex(struct digest *d, char out[DIGEST_HEX_MAX])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    if (d->failed || EVP_DigestFinal_ex(d->ctx, md, &len) != 1 || len * 2 >= DIGEST_HEX_MAX) {
-        if (!d->failed)
-            log_ssl("digest final");
-        /* An empty string never matches a real digest, so a failure cannot pass a check. */
-        out[0] = '\0';
-        d->failed = true;
-        return;
+    unsigned char md[SHA_DIGEST_LENGTH];
+    if (d->algo == DIGEST_SHA1) {
+        SHA1_Final(md, &d->c.sha1);
+        to_hex(md, SHA_DIGEST_LENGTH, out);
+    } else {
+        MD5_Final(md, &d->c.md5);
+        to_hex(md, MD5_DIGEST_LENGTH, out);
     }
-    to_hex(md, len, out);
 }
 
 void digest_free(struct digest *d)
 {
-    if (!d)
-        return;
-    EVP_MD_CTX_free(d->ctx);
     free(d);
 }
 
@@ -99,49 +82,89 @@ size_t digest_hex_len(enum digest_algo algo)
 
 void digest_md5_hex(const void *p, size_t n, char out[DIGEST_HEX_MAX])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    if (EVP_Digest(p, n, md, &len, EVP_md5(), NULL) != 1 || len * 2 >= DIGEST_HEX_MAX) {
-        log_ssl("md5");
-        out[0] = '\0';
-        return;
-    }
-    to_hex(md, len, out);
+    unsigned char md[MD5_DIGEST_LENGTH];
+    MD5_CTX c; /* not MD5(): OpenSSL 3 routes the one-shot calls through EVP */
+    MD5_Init(&c);
+    MD5_Update(&c, p, n);
+    MD5_Final(md, &c);
+    to_hex(md, MD5_DIGEST_LENGTH, out);
 }
 
 void digest_sha256_hex(const void *p, size_t n, char out[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1 || len != 32) {
-        log_ssl("sha256");
-        out[0] = '\0';
-        return;
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    SHA256_Update(&c, p, n);
+    SHA256_Final(md, &c);
+    to_hex(md, SHA256_DIGEST_LENGTH, out);
+}
+
+/* HMAC (RFC 2104) over the two hashes that need it, both with 64-byte blocks. A hash in
+ * this table runs init, update and final on a context it owns. */
+struct hmac_hash {
+    size_t len;
+    void (*init)(void *ctx);
+    void (*update)(void *ctx, const void *p, size_t n);
+    void (*final)(unsigned char *md, void *ctx);
+};
+
+static void sha1_init(void *c) { SHA1_Init(c); }
+static void sha1_update(void *c, const void *p, size_t n) { SHA1_Update(c, p, n); }
+static void sha1_final(unsigned char *md, void *c) { SHA1_Final(md, c); }
+static void sha256_init(void *c) { SHA256_Init(c); }
+static void sha256_update(void *c, const void *p, size_t n) { SHA256_Update(c, p, n); }
+static void sha256_final(unsigned char *md, void *c) { SHA256_Final(md, c); }
+
+static const struct hmac_hash HMAC_SHA1 = {SHA_DIGEST_LENGTH, sha1_init, sha1_update,
+                                           sha1_final};
+static const struct hmac_hash HMAC_SHA256 = {SHA256_DIGEST_LENGTH, sha256_init, sha256_update,
+                                             sha256_final};
+
+#define HMAC_BLOCK 64
+
+static void hmac(const struct hmac_hash *h, const void *key, size_t klen, const void *msg,
+                 size_t n, unsigned char *out)
+{
+    union {
+        SHA_CTX sha1;
+        SHA256_CTX sha256;
+    } ctx;
+    unsigned char k[HMAC_BLOCK] = {0}, pad[HMAC_BLOCK], inner[SHA256_DIGEST_LENGTH];
+    if (klen > HMAC_BLOCK) { /* a long key is replaced by its hash */
+        h->init(&ctx);
+        h->update(&ctx, key, klen);
+        h->final(k, &ctx);
+    } else if (klen) {
+        memcpy(k, key, klen);
     }
-    to_hex(md, len, out);
+    for (size_t i = 0; i < HMAC_BLOCK; i++)
+        pad[i] = k[i] ^ 0x36;
+    h->init(&ctx);
+    h->update(&ctx, pad, HMAC_BLOCK);
+    h->update(&ctx, msg, n);
+    h->final(inner, &ctx);
+    for (size_t i = 0; i < HMAC_BLOCK; i++)
+        pad[i] = k[i] ^ 0x5c;
+    h->init(&ctx);
+    h->update(&ctx, pad, HMAC_BLOCK);
+    h->update(&ctx, inner, h->len);
+    h->final(out, &ctx);
+    OPENSSL_cleanse(k, sizeof(k));
+    OPENSSL_cleanse(pad, sizeof(pad));
 }
 
 void digest_hmac_sha256_hex(const char *key, const void *msg, size_t n, char out[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    size_t kl = strlen(key);
-    if (kl > INT_MAX || !HMAC(EVP_sha256(), key, (int)kl, msg, n, md, &len) || len != 32) {
-        log_ssl("hmac");
-        out[0] = '\0';
-        return;
-    }
-    to_hex(md, len, out);
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    hmac(&HMAC_SHA256, key, strlen(key), msg, n, md);
+    to_hex(md, SHA256_DIGEST_LENGTH, out);
 }
 
 void digest_hmac_sha1(const void *key, size_t klen, const void *msg, size_t n,
                       unsigned char out[20])
 {
-    unsigned len = 0;
-    if (klen > INT_MAX || !HMAC(EVP_sha1(), key, (int)klen, msg, n, out, &len) || len != 20) {
-        log_ssl("hmac-sha1");
-        memset(out, 0, 20);
-    }
+    hmac(&HMAC_SHA1, key, klen, msg, n, out);
 }
 
 int digest_random(void *out, size_t n)

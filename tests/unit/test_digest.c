@@ -1,11 +1,13 @@
 /* Unit tests for digest: known MD5/SHA-1 vectors, streaming updates split at every
- * position give the one-shot result, hex lengths, and random bytes. */
+ * position give the one-shot result, hex lengths, random bytes, and the RFC vectors of
+ * both HMACs. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "digest.h"
@@ -169,6 +171,75 @@ static void test_random(void **state)
     assert_int_equal(digest_random(a, 0), 0);
 }
 
+static void bytes_hex(const unsigned char *p, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", p[i]);
+}
+
+/* RFC 4231 test cases 1, 2, 6 and 7: a short key, a key shorter than the message, and keys
+ * longer than the block (hashed first). */
+static void test_hmac_sha256_rfc4231(void **state)
+{
+    (void)state;
+    char out[65];
+    char key1[21];
+    memset(key1, 0x0b, 20);
+    key1[20] = '\0';
+    digest_hmac_sha256_hex(key1, "Hi There", 8, out);
+    assert_string_equal(out, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    static const char what[] = "what do ya want for nothing?";
+    digest_hmac_sha256_hex("Jefe", what, strlen(what), out);
+    assert_string_equal(out, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    char big[132];
+    memset(big, 0xaa, 131);
+    big[131] = '\0';
+    static const char m6[] = "Test Using Larger Than Block-Size Key - Hash Key First";
+    digest_hmac_sha256_hex(big, m6, strlen(m6), out);
+    assert_string_equal(out, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    static const char m7[] =
+        "This is a test using a larger than block-size key and a larger than block-size "
+        "data. The key needs to be hashed before being used by the HMAC algorithm.";
+    digest_hmac_sha256_hex(big, m7, strlen(m7), out);
+    assert_string_equal(out, "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2");
+    /* an empty key is a block of zeros */
+    digest_hmac_sha256_hex("", "", 0, out);
+    assert_string_equal(out, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+}
+
+/* RFC 2202 test cases 1, 2 and 6 for HMAC-SHA1 (TOTP's MAC), including an 80-byte key. */
+static void test_hmac_sha1_rfc2202(void **state)
+{
+    (void)state;
+    unsigned char mac[20];
+    char hex[41];
+    unsigned char key[80];
+    memset(key, 0x0b, 20);
+    digest_hmac_sha1(key, 20, "Hi There", 8, mac);
+    bytes_hex(mac, 20, hex);
+    assert_string_equal(hex, "b617318655057264e28bc0b6fb378c8ef146be00");
+    static const char what[] = "what do ya want for nothing?";
+    digest_hmac_sha1("Jefe", 4, what, strlen(what), mac);
+    bytes_hex(mac, 20, hex);
+    assert_string_equal(hex, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+    memset(key, 0xaa, 80);
+    static const char m6[] = "Test Using Larger Than Block-Size Key - Hash Key First";
+    digest_hmac_sha1(key, 80, m6, strlen(m6), mac);
+    bytes_hex(mac, 20, hex);
+    assert_string_equal(hex, "aa4ae5e15272d00e95705637ce8a3b55ed402112");
+}
+
+/* FIPS 180-2 vectors for the one-shot SHA-256 (auth and peer body hashes). */
+static void test_sha256_oneshot(void **state)
+{
+    (void)state;
+    char out[65];
+    digest_sha256_hex("abc", 3, out);
+    assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    digest_sha256_hex("", 0, out);
+    assert_string_equal(out, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +255,9 @@ int main(void)
         cmocka_unit_test(test_hex_len),
         cmocka_unit_test(test_free_null),
         cmocka_unit_test(test_random),
+        cmocka_unit_test(test_hmac_sha256_rfc4231),
+        cmocka_unit_test(test_hmac_sha1_rfc2202),
+        cmocka_unit_test(test_sha256_oneshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

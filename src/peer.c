@@ -6,6 +6,7 @@
 #include "peer.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -38,12 +39,72 @@ struct peer_client {
     char *ca_file; /* NULL: the system's CA store */
 };
 
+/* libcurl is opened with dlopen on the first call, not linked: it and what it links (libssl,
+ * libcrypto, Kerberos, LDAP, ...) are about 3 MiB of mapped code that a node without peers,
+ * auth_url or alarms never needs. Only the functions below are used; the header still gives
+ * the types and constants. */
+#define PEER_LIBCURL "libcurl.so.4"
+
+static struct {
+    CURLcode (*global_init)(long flags);
+    CURL *(*easy_init)(void);
+    CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
+    CURLcode (*easy_perform)(CURL *h);
+    CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
+    void (*easy_reset)(CURL *h);
+    void (*easy_cleanup)(CURL *h);
+    const char *(*easy_strerror)(CURLcode c);
+    CURLSH *(*share_init)(void);
+    CURLSHcode (*share_setopt)(CURLSH *sh, CURLSHoption opt, ...);
+    CURLSHcode (*share_cleanup)(CURLSH *sh);
+    struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+    void (*slist_free_all)(struct curl_slist *l);
+} lc;
+
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static CURLcode global_rc = CURLE_FAILED_INIT;
+static bool global_ok;
+
+static bool load_sym(void *lib, const char *name, void *slot, size_t size)
+{
+    void *sym = dlsym(lib, name);
+    if (!sym || size != sizeof(sym)) {
+        log_error("peer", "%s: no %s", PEER_LIBCURL, name);
+        return false;
+    }
+    memcpy(slot, &sym, size); /* POSIX: a function's address converts through void * */
+    return true;
+}
+
+#define LOAD(lib, field) load_sym(lib, "curl_" #field, &lc.field, sizeof(lc.field))
 
 static void global_init(void)
 {
-    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    void *lib = dlopen(PEER_LIBCURL, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        log_error("peer", "cannot load %s: %s", PEER_LIBCURL, dlerror());
+        return;
+    }
+    if (!LOAD(lib, global_init) || !LOAD(lib, easy_init) || !LOAD(lib, easy_setopt) ||
+        !LOAD(lib, easy_perform) || !LOAD(lib, easy_getinfo) || !LOAD(lib, easy_reset) ||
+        !LOAD(lib, easy_cleanup) || !LOAD(lib, easy_strerror) || !LOAD(lib, share_init) ||
+        !LOAD(lib, share_setopt) || !LOAD(lib, share_cleanup) || !LOAD(lib, slist_append) ||
+        !LOAD(lib, slist_free_all)) {
+        dlclose(lib);
+        return;
+    }
+    CURLcode c = lc.global_init(CURL_GLOBAL_DEFAULT);
+    if (c != CURLE_OK) {
+        log_error("peer", "curl_global_init: %s", lc.easy_strerror(c));
+        return; /* the library stays open: it may hold state from the attempt */
+    }
+    global_ok = true;
+}
+
+/* Loads and sets up libcurl once per process; false (logged once) when it cannot. */
+static bool lib_ready(void)
+{
+    pthread_once(&global_once, global_init);
+    return global_ok;
 }
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
@@ -77,26 +138,22 @@ int peer_client_new(const char *secret, const char *self, struct peer_client **o
     return 0;
 }
 
-/* libcurl (and with it OpenSSL, which maps megabytes of library code) is set up on the
- * first call, not at start: a node that never calls anyone never pays for it. Called with
+/* The shared DNS cache is set up on the first call, with libcurl itself. Called with
  * pool_lock held. */
 static bool client_ready(struct peer_client *pc)
 {
     if (pc->share)
         return true;
-    pthread_once(&global_once, global_init);
-    if (global_rc != CURLE_OK) {
-        log_error("peer", "curl_global_init: %s", curl_easy_strerror(global_rc));
+    if (!lib_ready())
         return false;
-    }
-    CURLSH *sh = curl_share_init();
-    if (!sh || curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock) ||
-        curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock) ||
-        curl_share_setopt(sh, CURLSHOPT_USERDATA, pc) ||
-        curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS)) {
+    CURLSH *sh = lc.share_init();
+    if (!sh || lc.share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock) ||
+        lc.share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock) ||
+        lc.share_setopt(sh, CURLSHOPT_USERDATA, pc) ||
+        lc.share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS)) {
         log_error("peer", "cannot set up the shared DNS cache");
         if (sh)
-            curl_share_cleanup(sh);
+            lc.share_cleanup(sh);
         return false;
     }
     pc->share = sh;
@@ -109,9 +166,9 @@ void peer_client_free(struct peer_client *pc)
         return;
     /* the handles detach from the share first, or curl_share_cleanup refuses */
     for (size_t i = 0; i < pc->nidle; i++)
-        curl_easy_cleanup(pc->idle[i]);
+        lc.easy_cleanup(pc->idle[i]);
     if (pc->share)
-        curl_share_cleanup(pc->share);
+        lc.share_cleanup(pc->share);
     pthread_mutex_destroy(&pc->pool_lock);
     for (size_t i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_destroy(&pc->share_locks[i]);
@@ -146,13 +203,13 @@ static CURL *handle_get(struct peer_client *pc)
     pthread_mutex_unlock(&pc->pool_lock);
     if (!ready)
         return NULL;
-    return h ? h : curl_easy_init();
+    return h ? h : lc.easy_init();
 }
 
 static void handle_put(struct peer_client *pc, CURL *h)
 {
     /* drops every pointer into the finished call's stack; live connections stay */
-    curl_easy_reset(h);
+    lc.easy_reset(h);
     pthread_mutex_lock(&pc->pool_lock);
     if (pc->nidle < PEER_POOL_MAX) {
         pc->idle[pc->nidle++] = h;
@@ -160,12 +217,12 @@ static void handle_put(struct peer_client *pc, CURL *h)
     }
     pthread_mutex_unlock(&pc->pool_lock);
     if (h)
-        curl_easy_cleanup(h);
+        lc.easy_cleanup(h);
 }
 
 static struct curl_slist *hdr_add(struct curl_slist *l, const char *line)
 {
-    struct curl_slist *n = curl_slist_append(l, line);
+    struct curl_slist *n = lc.slist_append(l, line);
     if (!n)
         log_fatal("peer", "out of memory");
     return n;
@@ -274,19 +331,19 @@ static bool common_opts(struct peer_client *pc, CURL *h, const char *url,
                         struct curl_slist *hdrs, char *errbuf)
 {
     bool bad = false;
-    bad |= curl_easy_setopt(h, CURLOPT_SHARE, pc->share) != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_PROXY, "") != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L) != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_USERAGENT, "fileserver-peer") != CURLE_OK;
+    bad |= lc.easy_setopt(h, CURLOPT_SHARE, pc->share) != CURLE_OK;
+    bad |= lc.easy_setopt(h, CURLOPT_URL, url) != CURLE_OK;
+    bad |= lc.easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+    bad |= lc.easy_setopt(h, CURLOPT_PROXY, "") != CURLE_OK;
+    bad |= lc.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
+    bad |= lc.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK;
+    bad |= lc.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
+    bad |= lc.easy_setopt(h, CURLOPT_PATH_AS_IS, 1L) != CURLE_OK;
+    bad |= lc.easy_setopt(h, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK;
+    bad |= lc.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK;
+    bad |= lc.easy_setopt(h, CURLOPT_USERAGENT, "fileserver-peer") != CURLE_OK;
     if (pc->ca_file)
-        bad |= curl_easy_setopt(h, CURLOPT_CAINFO, pc->ca_file) != CURLE_OK;
+        bad |= lc.easy_setopt(h, CURLOPT_CAINFO, pc->ca_file) != CURLE_OK;
     return !bad;
 }
 
@@ -308,7 +365,7 @@ static int map_curl(CURLcode c)
 
 static void log_failure(const char *url, CURLcode c, const char *errbuf)
 {
-    log_debug("peer", "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(c));
+    log_debug("peer", "%s: %s", url, errbuf[0] ? errbuf : lc.easy_strerror(c));
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -323,16 +380,16 @@ static bool method_opts(CURL *h, const char *method, const char *body, size_t bl
     bool bad = false;
     bool is_get = strcmp(method, "GET") == 0, is_post = strcmp(method, "POST") == 0;
     if (strcmp(method, "HEAD") == 0 && !body)
-        return curl_easy_setopt(h, CURLOPT_NOBODY, 1L) == CURLE_OK;
+        return lc.easy_setopt(h, CURLOPT_NOBODY, 1L) == CURLE_OK;
     if (is_get && !body)
-        return curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+        return lc.easy_setopt(h, CURLOPT_HTTPGET, 1L) == CURLE_OK;
     if (body || is_post) {
-        bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+        bad |= lc.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
                                 (curl_off_t)(body ? blen : 0)) != CURLE_OK;
-        bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "") != CURLE_OK;
+        bad |= lc.easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "") != CURLE_OK;
     }
     if (!is_post)
-        bad |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK;
+        bad |= lc.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK;
     return !bad;
 }
 
@@ -342,6 +399,8 @@ int peer_request(struct peer_client *pc, const char *method, const char *base,
 {
     if (!pc || !method || !base || !resp || timeout_ms <= 0 || !method_ok(method))
         return -EINVAL;
+    if (!lib_ready())
+        return -EIO;
     struct buf url, rbody;
     char *signed_path = NULL;
     struct curl_slist *hdrs = NULL;
@@ -364,14 +423,14 @@ int peer_request(struct peer_client *pc, const char *method, const char *base,
     }
     long connect_ms = timeout_ms < PEER_CONNECT_MAX_MS ? timeout_ms : PEER_CONNECT_MAX_MS;
     if (!common_opts(pc, h, url.data, hdrs, errbuf) || !method_opts(h, method, body, blen) ||
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &rbody) != CURLE_OK) {
+        lc.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
+        lc.easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
+        lc.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
+        lc.easy_setopt(h, CURLOPT_WRITEDATA, &rbody) != CURLE_OK) {
         rc = -EIO;
         goto out;
     }
-    CURLcode c = curl_easy_perform(h);
+    CURLcode c = lc.easy_perform(h);
     if (c != CURLE_OK) {
         log_failure(url.data, c, errbuf);
         /* the only way on_body fails is the ceiling */
@@ -379,14 +438,14 @@ int peer_request(struct peer_client *pc, const char *method, const char *base,
         goto out;
     }
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     resp->status = status;
     resp->body = buf_steal(&rbody, &resp->len);
     rc = 0;
 out:
     if (h)
         handle_put(pc, h);
-    curl_slist_free_all(hdrs);
+    lc.slist_free_all(hdrs);
     free(signed_path);
     buf_fini(&url);
     buf_fini(&rbody);
@@ -409,7 +468,7 @@ static size_t on_fetch(char *p, size_t size, size_t n, void *ud)
     size_t len = size * n;
     if (f->mode == 0) {
         long code = 0;
-        curl_easy_getinfo(f->h, CURLINFO_RESPONSE_CODE, &code);
+        lc.easy_getinfo(f->h, CURLINFO_RESPONSE_CODE, &code);
         f->mode = code >= 200 && code <= 299 ? 1 : 2;
     }
     if (f->mode == 2) {
@@ -433,6 +492,8 @@ int peer_fetch(struct peer_client *pc, const char *base, const char *path, long 
 {
     if (!pc || !base || !sink || !status || connect_ms <= 0 || stall_ms <= 0)
         return -EINVAL;
+    if (!lib_ready())
+        return -EIO;
     struct buf url;
     char *signed_path = NULL;
     struct curl_slist *hdrs = NULL;
@@ -452,16 +513,16 @@ int peer_fetch(struct peer_client *pc, const char *base, const char *path, long 
     }
     long stall_s = stall_ms / 1000 > 0 ? stall_ms / 1000 : 1;
     if (!common_opts(pc, f.h, url.data, hdrs, errbuf) ||
-        curl_easy_setopt(f.h, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
-        curl_easy_setopt(f.h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
-        curl_easy_setopt(f.h, CURLOPT_LOW_SPEED_LIMIT, PEER_LOW_SPEED) != CURLE_OK ||
-        curl_easy_setopt(f.h, CURLOPT_LOW_SPEED_TIME, stall_s) != CURLE_OK ||
-        curl_easy_setopt(f.h, CURLOPT_WRITEFUNCTION, on_fetch) != CURLE_OK ||
-        curl_easy_setopt(f.h, CURLOPT_WRITEDATA, &f) != CURLE_OK) {
+        lc.easy_setopt(f.h, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
+        lc.easy_setopt(f.h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
+        lc.easy_setopt(f.h, CURLOPT_LOW_SPEED_LIMIT, PEER_LOW_SPEED) != CURLE_OK ||
+        lc.easy_setopt(f.h, CURLOPT_LOW_SPEED_TIME, stall_s) != CURLE_OK ||
+        lc.easy_setopt(f.h, CURLOPT_WRITEFUNCTION, on_fetch) != CURLE_OK ||
+        lc.easy_setopt(f.h, CURLOPT_WRITEDATA, &f) != CURLE_OK) {
         rc = -EIO;
         goto out;
     }
-    CURLcode c = curl_easy_perform(f.h);
+    CURLcode c = lc.easy_perform(f.h);
     if (f.sink_rc < 0) {
         rc = f.sink_rc;
         goto out;
@@ -472,13 +533,13 @@ int peer_fetch(struct peer_client *pc, const char *base, const char *path, long 
         goto out;
     }
     long code = 0;
-    curl_easy_getinfo(f.h, CURLINFO_RESPONSE_CODE, &code);
+    lc.easy_getinfo(f.h, CURLINFO_RESPONSE_CODE, &code);
     *status = code;
     rc = 0;
 out:
     if (f.h)
         handle_put(pc, f.h);
-    curl_slist_free_all(hdrs);
+    lc.slist_free_all(hdrs);
     free(signed_path);
     buf_fini(&url);
     return rc;
@@ -490,6 +551,8 @@ int peer_post_plain(struct peer_client *pc, const char *url, const struct http_k
 {
     if (!pc || !url || !resp || timeout_ms <= 0 || strncmp(url, "http", 4) != 0)
         return -EINVAL;
+    if (!lib_ready())
+        return -EIO;
     struct buf body, rbody;
     struct curl_slist *hdrs = NULL;
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -524,27 +587,27 @@ int peer_post_plain(struct peer_client *pc, const char *url, const struct http_k
     long connect_ms = timeout_ms < PEER_CONNECT_MAX_MS ? timeout_ms : PEER_CONNECT_MAX_MS;
     const char *b = body.data ? body.data : "";
     if (!common_opts(pc, h, url, hdrs, errbuf) || !method_opts(h, "POST", b, body.len) ||
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &rbody) != CURLE_OK) {
+        lc.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms) != CURLE_OK ||
+        lc.easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
+        lc.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
+        lc.easy_setopt(h, CURLOPT_WRITEDATA, &rbody) != CURLE_OK) {
         rc = -EIO;
         goto out;
     }
-    CURLcode c = curl_easy_perform(h);
+    CURLcode c = lc.easy_perform(h);
     if (c != CURLE_OK) {
         log_failure(url, c, errbuf);
         rc = c == CURLE_WRITE_ERROR ? -EMSGSIZE : map_curl(c);
         goto out;
     }
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    lc.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     resp->status = status;
     resp->body = buf_steal(&rbody, &resp->len);
 out:
     if (h)
         handle_put(pc, h);
-    curl_slist_free_all(hdrs);
+    lc.slist_free_all(hdrs);
     buf_fini(&body);
     buf_fini(&rbody);
     return rc;
@@ -573,6 +636,8 @@ int peer_send_mail(struct peer_client *pc, const char *smtp_url, const char *use
         (strncmp(smtp_url, "smtp://", 7) != 0 && strncmp(smtp_url, "smtps://", 8) != 0) ||
         strpbrk(subject, "\r\n") || strpbrk(from, "\r\n<>"))
         return -EINVAL;
+    if (!lib_ready())
+        return -EIO;
     struct curl_slist *to = NULL;
     struct buf msg;
     buf_init(&msg, 256 * 1024);
@@ -584,7 +649,7 @@ int peer_send_mail(struct peer_client *pc, const char *smtp_url, const char *use
             p++, l--;
         if (l > 0 && l < sizeof one && !memchr(p, '\r', l) && !memchr(p, '\n', l)) {
             snprintf(one, sizeof one, "<%.*s>", (int)l, p);
-            to = curl_slist_append(to, one);
+            to = lc.slist_append(to, one);
         }
         p += l;
         if (*p)
@@ -595,7 +660,7 @@ int peer_send_mail(struct peer_client *pc, const char *smtp_url, const char *use
         rc = buf_appendf(&msg, "From: <%s>\r\nTo: %s\r\nSubject: %s\r\n"
                                "Content-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
                          from, rcpts, subject, body);
-    CURL *h = rc == 0 ? curl_easy_init() : NULL;
+    CURL *h = rc == 0 ? lc.easy_init() : NULL;
     if (rc == 0 && !h)
         rc = -EIO;
     if (rc == 0) {
@@ -604,35 +669,35 @@ int peer_send_mail(struct peer_client *pc, const char *smtp_url, const char *use
         struct mail_src src = {msg.data, msg.len};
         char errbuf[CURL_ERROR_SIZE] = "";
         bool bad = false;
-        bad |= curl_easy_setopt(h, CURLOPT_URL, smtp_url) != CURLE_OK;
-        bad |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps") != CURLE_OK;
-        bad |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-        bad |= curl_easy_setopt(h, CURLOPT_MAIL_FROM, mfrom) != CURLE_OK;
-        bad |= curl_easy_setopt(h, CURLOPT_MAIL_RCPT, to) != CURLE_OK;
-        bad |= curl_easy_setopt(h, CURLOPT_READFUNCTION, mail_read) != CURLE_OK;
-        bad |= curl_easy_setopt(h, CURLOPT_READDATA, &src) != CURLE_OK;
-        bad |= curl_easy_setopt(h, CURLOPT_UPLOAD, 1L) != CURLE_OK;
-        bad |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK;
-        bad |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK;
+        bad |= lc.easy_setopt(h, CURLOPT_URL, smtp_url) != CURLE_OK;
+        bad |= lc.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps") != CURLE_OK;
+        bad |= lc.easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+        bad |= lc.easy_setopt(h, CURLOPT_MAIL_FROM, mfrom) != CURLE_OK;
+        bad |= lc.easy_setopt(h, CURLOPT_MAIL_RCPT, to) != CURLE_OK;
+        bad |= lc.easy_setopt(h, CURLOPT_READFUNCTION, mail_read) != CURLE_OK;
+        bad |= lc.easy_setopt(h, CURLOPT_READDATA, &src) != CURLE_OK;
+        bad |= lc.easy_setopt(h, CURLOPT_UPLOAD, 1L) != CURLE_OK;
+        bad |= lc.easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK;
+        bad |= lc.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK;
         if (pc->ca_file)
-            bad |= curl_easy_setopt(h, CURLOPT_CAINFO, pc->ca_file) != CURLE_OK;
+            bad |= lc.easy_setopt(h, CURLOPT_CAINFO, pc->ca_file) != CURLE_OK;
         if (user && *user) {
-            bad |= curl_easy_setopt(h, CURLOPT_USERNAME, user) != CURLE_OK;
-            bad |= curl_easy_setopt(h, CURLOPT_PASSWORD, password ? password : "") != CURLE_OK;
-            bad |= curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY) != CURLE_OK;
+            bad |= lc.easy_setopt(h, CURLOPT_USERNAME, user) != CURLE_OK;
+            bad |= lc.easy_setopt(h, CURLOPT_PASSWORD, password ? password : "") != CURLE_OK;
+            bad |= lc.easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY) != CURLE_OK;
         }
         if (bad) {
             rc = -EIO;
         } else {
-            CURLcode c = curl_easy_perform(h);
+            CURLcode c = lc.easy_perform(h);
             if (c != CURLE_OK) {
                 log_failure(smtp_url, c, errbuf);
                 rc = map_curl(c);
             }
         }
-        curl_easy_cleanup(h);
+        lc.easy_cleanup(h);
     }
-    curl_slist_free_all(to);
+    lc.slist_free_all(to);
     buf_fini(&msg);
     return rc;
 }

@@ -243,6 +243,16 @@ class Node:
                     return int(line.split()[1])
         raise AssertionError("no VmHWM in /proc status")
 
+    def mapped_files(self):
+        """Base names of the files the process has mapped (its libraries among them)."""
+        names = set()
+        with open(f"/proc/{self.pid}/maps") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and parts[5].startswith("/"):
+                    names.add(os.path.basename(parts[5].strip()))
+        return names
+
     def _close_log(self):
         if self.logf is not None:
             self.logf.close()

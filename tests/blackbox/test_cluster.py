@@ -82,6 +82,9 @@ def test_three_nodes_converge(start_node):
         assert set(ps) == others, ps
         for e in ps.values():
             assert e["queue"] == 0 and e["reachable"] is True, e
+    # the calls between nodes went through libcurl, opened with dlopen on the first one
+    for nd in nodes:
+        assert [n for n in nd.mapped_files() if n.startswith("libcurl.so")], nd.url
 
 
 # ---- 2: a peer down while files arrive ----------------------------------------------------------

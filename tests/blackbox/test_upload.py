@@ -245,3 +245,19 @@ def test_instant_upload(node):
     r = requests.get(node.g + "/upload", params={"md5": md5(payload()), "output": "json2"},
                      timeout=T)
     assert_fail(r, 404)
+
+
+def test_node_without_peers_never_loads_libcurl(node):
+    # libcurl (with libssl, Kerberos, LDAP, ...) is opened on the first outgoing call only:
+    # a node that serves uploads, downloads, deletes and stats alone never maps it
+    data = payload(5000)
+    j = upload(requests, node, data, token() + ".bin", {"output": "json"}).json()
+    r = requests.get(node.url + j["path"], timeout=T)
+    assert r.status_code == 200 and r.content == data, describe(r)
+    for path in ("/stat", "/status"):
+        assert requests.get(node.g + path, timeout=T).status_code == 200
+    r = requests.post(node.g + "/delete", data={"md5": j["md5"]}, timeout=T)
+    assert_ok_json(r)
+    libs = node.mapped_files()
+    assert any(n.startswith("libc.so") for n in libs), libs  # the listing itself works
+    assert not [n for n in libs if "curl" in n], sorted(libs)

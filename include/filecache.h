@@ -4,6 +4,7 @@
  * their entry, and an entry is trusted for FILECACHE_TTL_MS only, so a file changed or
  * removed behind the server's back is seen within that time. Thread-safe. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -21,8 +22,10 @@ void filecache_free(struct filecache *c);
  * -ENOENT on a miss (or an entry past its time). */
 int filecache_get(struct filecache *c, const char *rel, char **data, size_t *len,
                   time_t *mtime);
-/* Remembers the whole content of rel (ignored when larger than FILECACHE_ENTRY_MAX). */
-void filecache_put(struct filecache *c, const char *rel, const void *data, size_t len,
+/* Remembers the whole content of rel (ignored when larger than FILECACHE_ENTRY_MAX). True
+ * when the same bytes and mtime were cached already: that entry is renewed for another
+ * FILECACHE_TTL_MS, and nothing is copied. */
+bool filecache_put(struct filecache *c, const char *rel, const void *data, size_t len,
                    time_t mtime);
 void filecache_drop(struct filecache *c, const char *rel);
 

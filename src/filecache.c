@@ -131,7 +131,8 @@ int filecache_get(struct filecache *c, const char *rel, char **data, size_t *len
     struct entry *e = *slot;
     int rc = -ENOENT;
     if (e && now_ms() - e->born_ms > FILECACHE_TTL_MS) {
-        remove_entry(c, slot); /* read it again from disk */
+        /* a miss: the caller reads the file again, and its put renews this entry in place
+         * when the bytes are the same (the common case) */
     } else if (e) {
         *data = xmalloc(e->len + 1);
         memcpy(*data, e->data, e->len);
@@ -145,12 +146,32 @@ int filecache_get(struct filecache *c, const char *rel, char **data, size_t *len
     return rc;
 }
 
-void filecache_put(struct filecache *c, const char *rel, const void *data, size_t len,
+/* Renewing in place matters for memory, not just speed: a replacement would be allocated by
+ * whichever HTTP thread read the file, so with every entry re-read once a TTL, the cache's
+ * bytes would spread over every thread's malloc arena, each keeping what the others freed. */
+static bool renew(struct filecache *c, const char *rel, unsigned h, const void *data,
+                  size_t len, time_t mtime)
+{
+    pthread_mutex_lock(&c->mu);
+    struct entry *e = *find_slot(c, rel, h);
+    bool same = e && e->len == len && e->mtime == mtime && memcmp(e->data, data, len) == 0;
+    if (same) {
+        e->born_ms = now_ms();
+        lru_unlink(c, e);
+        lru_front(c, e);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return same;
+}
+
+bool filecache_put(struct filecache *c, const char *rel, const void *data, size_t len,
                    time_t mtime)
 {
     size_t kl = strlen(rel);
     if (!c || len > FILECACHE_ENTRY_MAX || len + ENTRY_OVERHEAD > c->budget || kl > 4096)
-        return;
+        return false;
+    if (renew(c, rel, hash_of(rel), data, len, mtime))
+        return true;
     struct entry *e = xmalloc(sizeof *e + kl + 1);
     memcpy(e->key, rel, kl + 1);
     e->hash = hash_of(rel);
@@ -172,6 +193,7 @@ void filecache_put(struct filecache *c, const char *rel, const void *data, size_
     c->used += len + ENTRY_OVERHEAD;
     c->count++;
     pthread_mutex_unlock(&c->mu);
+    return false;
 }
 
 void filecache_drop(struct filecache *c, const char *rel)

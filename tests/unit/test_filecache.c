@@ -1,6 +1,7 @@
 /* Unit tests for filecache: hits return a private copy with the mtime, misses and drops,
  * replacement of a path, the byte budget with least-recently-used eviction, entries too
- * large to keep, expiry after FILECACHE_TTL_MS, and a disabled (NULL) cache. */
+ * large to keep, expiry after FILECACHE_TTL_MS and renewal in place of unchanged bytes,
+ * and a disabled (NULL) cache. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -106,6 +107,48 @@ static void test_entries_expire(void **state)
     filecache_free(c);
 }
 
+static void sleep_past_ttl(void)
+{
+    struct timespec ts = {FILECACHE_TTL_MS / 1000, (FILECACHE_TTL_MS % 1000) * 1000000L + 50000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* An expired entry is not served, but a put of the same bytes and mtime (the re-read after
+ * that miss) renews it in place; changed bytes or mtime replace it. */
+static void test_expired_entry_renewed_in_place(void **state)
+{
+    (void)state;
+    struct filecache *c = filecache_new(1 << 20);
+    char *d;
+    size_t n, entries, bytes;
+    time_t mt;
+    assert_false(filecache_put(c, "r", "same", 4, 7));
+    assert_true(filecache_put(c, "r", "same", 4, 7)); /* fresh and equal: renewed too */
+    sleep_past_ttl();
+    assert_int_equal(filecache_get(c, "r", &d, &n, &mt), -ENOENT);
+    assert_true(filecache_put(c, "r", "same", 4, 7));
+    assert_int_equal(filecache_get(c, "r", &d, &n, &mt), 0);
+    assert_int_equal(n, 4);
+    assert_memory_equal(d, "same", 4);
+    assert_int_equal(mt, 7);
+    free(d);
+    filecache_stats(c, &entries, &bytes);
+    assert_int_equal(entries, 1);
+    size_t one = bytes;
+    assert_false(filecache_put(c, "r", "diff", 4, 7)); /* other bytes */
+    assert_false(filecache_put(c, "r", "diff", 4, 8)); /* other mtime */
+    assert_false(filecache_put(c, "r", "longer", 6, 8)); /* other length */
+    assert_int_equal(filecache_get(c, "r", &d, &n, &mt), 0);
+    assert_int_equal(n, 6);
+    assert_memory_equal(d, "longer", 6);
+    assert_int_equal(mt, 8);
+    free(d);
+    filecache_stats(c, &entries, &bytes);
+    assert_int_equal(entries, 1);
+    assert_int_equal(bytes, one + 2);
+    filecache_free(c);
+}
+
 static void test_disabled(void **state)
 {
     (void)state;
@@ -127,6 +170,7 @@ int main(void)
         cmocka_unit_test(test_hit_miss_drop),
         cmocka_unit_test(test_budget_and_lru),
         cmocka_unit_test(test_entries_expire),
+        cmocka_unit_test(test_expired_entry_renewed_in_place),
         cmocka_unit_test(test_disabled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

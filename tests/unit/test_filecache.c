@@ -93,13 +93,18 @@ static void test_budget_and_lru(void **state)
     filecache_free(c);
 }
 
+static void sleep_past_ttl(void)
+{
+    struct timespec ts = {FILECACHE_TTL_MS / 1000, (FILECACHE_TTL_MS % 1000) * 1000000L + 50000000L};
+    nanosleep(&ts, NULL);
+}
+
 static void test_entries_expire(void **state)
 {
     (void)state;
     struct filecache *c = filecache_new(1 << 20);
     filecache_put(c, "t", "x", 1, 0);
-    struct timespec ts = {FILECACHE_TTL_MS / 1000, (FILECACHE_TTL_MS % 1000) * 1000000L + 50000000L};
-    nanosleep(&ts, NULL);
+    sleep_past_ttl();
     char *d;
     size_t n;
     time_t mt;
@@ -107,10 +112,17 @@ static void test_entries_expire(void **state)
     filecache_free(c);
 }
 
-static void sleep_past_ttl(void)
+/* A hit on key with exactly these bytes and mtime. */
+static void expect_hit(struct filecache *c, const char *key, const char *bytes, time_t mtime)
 {
-    struct timespec ts = {FILECACHE_TTL_MS / 1000, (FILECACHE_TTL_MS % 1000) * 1000000L + 50000000L};
-    nanosleep(&ts, NULL);
+    char *d;
+    size_t n;
+    time_t mt;
+    assert_int_equal(filecache_get(c, key, &d, &n, &mt), 0);
+    assert_int_equal(n, strlen(bytes));
+    assert_memory_equal(d, bytes, n);
+    assert_int_equal(mt, mtime);
+    free(d);
 }
 
 /* An expired entry is not served, but a put of the same bytes and mtime (the re-read after
@@ -127,22 +139,14 @@ static void test_expired_entry_renewed_in_place(void **state)
     sleep_past_ttl();
     assert_int_equal(filecache_get(c, "r", &d, &n, &mt), -ENOENT);
     assert_true(filecache_put(c, "r", "same", 4, 7));
-    assert_int_equal(filecache_get(c, "r", &d, &n, &mt), 0);
-    assert_int_equal(n, 4);
-    assert_memory_equal(d, "same", 4);
-    assert_int_equal(mt, 7);
-    free(d);
+    expect_hit(c, "r", "same", 7);
     filecache_stats(c, &entries, &bytes);
     assert_int_equal(entries, 1);
     size_t one = bytes;
     assert_false(filecache_put(c, "r", "diff", 4, 7)); /* other bytes */
     assert_false(filecache_put(c, "r", "diff", 4, 8)); /* other mtime */
     assert_false(filecache_put(c, "r", "longer", 6, 8)); /* other length */
-    assert_int_equal(filecache_get(c, "r", &d, &n, &mt), 0);
-    assert_int_equal(n, 6);
-    assert_memory_equal(d, "longer", 6);
-    assert_int_equal(mt, 8);
-    free(d);
+    expect_hit(c, "r", "longer", 8);
     filecache_stats(c, &entries, &bytes);
     assert_int_equal(entries, 1);
     assert_int_equal(bytes, one + 2);

@@ -395,7 +395,7 @@ def phase_http(opts, res, binary, work, cache, files, big_path):
                         hwm_up64[name] = max([hwm_up64[name]] + [r["hwm_kib"] for r in rs])
             if srv in others:
                 srv.stop()
-        res.row("RSS peak, upload runs at 64 connections (VmHWM)", "MiB",
+        res.row("RSS peak, upload runs at 64 connections, sync_mode group (VmHWM)", "MiB",
                 hwm_up64[fs.name] / 1024, hwm_up64[ngx.name] / 1024,
                 target=("ratio<=", 1.0, "≤ nginx"))
         res.notes.append("Uploads: with sync_mode group (batched syncfs) or file (fsync per "

@@ -61,6 +61,26 @@ static struct {
     void (*slist_free_all)(struct curl_slist *l);
 } lc;
 
+/* Each pointer has the type of the function the header declares (naming a function without
+ * calling it references no symbol, so nothing is linked). */
+#define SAME_TYPE(field)                                                                   \
+    _Static_assert(                                                                        \
+        __builtin_types_compatible_p(__typeof__(&curl_##field), __typeof__(lc.field)),     \
+        "curl_" #field)
+SAME_TYPE(global_init);
+SAME_TYPE(easy_init);
+SAME_TYPE(easy_setopt);
+SAME_TYPE(easy_perform);
+SAME_TYPE(easy_getinfo);
+SAME_TYPE(easy_reset);
+SAME_TYPE(easy_cleanup);
+SAME_TYPE(easy_strerror);
+SAME_TYPE(share_init);
+SAME_TYPE(share_setopt);
+SAME_TYPE(share_cleanup);
+SAME_TYPE(slist_append);
+SAME_TYPE(slist_free_all);
+
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static bool global_ok;
 

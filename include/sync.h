@@ -26,6 +26,9 @@ void sync_stop(struct server *srv);
 int sync_index(struct server *srv, const struct file_info *fi, bool put, bool replicate,
                const struct meta_kv *extra, size_t nextra);
 
+/* Looks once, after the index opens, whether any tombstone exists; until one is written,
+ * a put skips clearing its own. */
+void sync_tombstones_init(struct server *srv);
 /* The time (ms) of the path key's tombstone, 0 when it has none. */
 long long sync_tombstone_ms(struct server *srv, const char *pathkey);
 /* Was fi's path deleted at or after fi was uploaded (timeMs, else timeStamp)? A re-upload

@@ -108,6 +108,7 @@ int server_init(struct server *srv, const char *root, const char *cfg_path, char
     }
     if (srv->sync_mode == FSBARRIER_NONE)
         meta_set_lazy(srv->meta);
+    sync_tombstones_init(srv);
     if ((rc = content_open_volumes(srv)) < 0) {
         snprintf(err, errcap, "cannot open the small-file volumes below %s: %s", srv->root,
                  errcode_str(rc));

@@ -245,6 +245,19 @@ static struct sync *sync_of(struct server *srv)
     return srv->sync;
 }
 
+void sync_tombstones_init(struct server *srv)
+{
+    /* an error counts as "some": a needless delete costs little, a stale tombstone a file */
+    atomic_store(&srv->tombstones, meta_kv_count(srv->meta, "x/", 1) != 0);
+}
+
+/* Called before a tombstone is written, so that a put deciding after it clears it. A put
+ * that decided before may leave it, which is the order "delete after put" anyway. */
+static void tombstone_coming(struct server *srv)
+{
+    atomic_store(&srv->tombstones, true);
+}
+
 static int index_write(struct server *srv, const struct file_info *fi, bool put, bool replicate,
                        const struct meta_kv *extra, size_t nextra, bool bulk)
 {
@@ -255,17 +268,21 @@ static int index_write(struct server *srv, const struct file_info *fi, bool put,
     char pk[DIGEST_HEX_MAX];
     fileinfo_path_key(fi, pk);
     char tomb[128];
-    /* a removal leaves a tombstone, a put clears it */
-    snprintf(kv[n].key, sizeof kv[n].key, "x/%s", pk);
-    if (put) {
-        kv[n].val = NULL;
-    } else {
+    /* a removal leaves a tombstone, a put clears it (when any can exist) */
+    if (!put) {
+        tombstone_coming(srv);
+        snprintf(kv[n].key, sizeof kv[n].key, "x/%s", pk);
         int tl = snprintf(tomb, sizeof tomb, "{\"md5\":\"%s\",\"time\":%lld}", fi->md5,
                           now_ms());
         kv[n].val = tomb;
         kv[n].vlen = (size_t)tl;
+        n++;
+    } else if (atomic_load(&srv->tombstones)) {
+        snprintf(kv[n].key, sizeof kv[n].key, "x/%s", pk);
+        kv[n].val = NULL;
+        n++;
     }
-    n++;
+    size_t jobs = n; /* kv[jobs, jobs + npeers) own their values */
     for (size_t i = 0; i < npeers; i++) {
         size_t len;
         char *t = job_text(put ? "put" : "del", fi, 0, 0, NULL, &len);
@@ -280,7 +297,7 @@ static int index_write(struct server *srv, const struct file_info *fi, bool put,
         kv[n++] = extra[i];
     int rc = bulk ? meta_write_bulk(srv->meta, fi, put, kv, n)
                   : meta_write(srv->meta, fi, put, kv, n);
-    for (size_t i = 1; i < n - nextra; i++)
+    for (size_t i = jobs; i < n - nextra; i++)
         free(kv[i].val);
     free(kv);
     if (rc == 0)
@@ -782,6 +799,7 @@ int sync_receive_delete(struct server *srv, const char *pathkey, const char *md5
     kv[0].val = NULL;
     kv[0].vlen = 0;
     snprintf(kv[1].key, sizeof kv[1].key, "x/%s", pathkey);
+    tombstone_coming(srv);
     int tl = snprintf(tomb, sizeof tomb, "{\"md5\":\"%s\",\"time\":%lld}", md5, t);
     kv[1].val = tomb;
     kv[1].vlen = (size_t)tl;

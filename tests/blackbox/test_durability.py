@@ -132,6 +132,28 @@ def test_rebuild_via_repair_fileinfo(node):
     _check_rebuilt(node, ups)
 
 
+@pytest.mark.parametrize("restart", [False, True], ids=["same-run", "after-restart"])
+def test_reupload_clears_the_tombstone_of_its_path(node, restart):
+    """An upload clears the tombstone a delete left on its path, also one written before a
+    restart (the node looks once at start whether any exists). Seen through the rebuild,
+    which removes a file whose tombstone is newer than the file's mtime."""
+    data, name, sub = payload(3000), token() + ".bin", token()
+    j = _up(node, data, name, path=sub)
+    r = requests.post(node.g + "/delete", data={"md5": j["md5"]}, timeout=T)
+    assert_ok_json(r)
+    if restart:
+        node.restart()
+    again = _up(node, data, name, path=sub)
+    assert again["path"] == j["path"], (again, j)
+    disk = node.path("files", *j["path"].split("/")[2:])
+    old = time.time() - 3600  # older than the tombstone: a stale one would win
+    os.utime(disk, (old, old))
+    assert_ok_json(requests.get(node.g + "/repair_fileinfo", timeout=(5, 60)))
+    assert os.path.isfile(disk), "the rebuild removed the re-uploaded file"
+    g = requests.get(node.url + j["path"], timeout=T)
+    assert g.status_code == 200 and g.content == data, describe(g)
+
+
 def test_index_lost_still_serves_files(node):
     """Bytes are the truth: with the index gone, the files themselves still download."""
     data = payload()

@@ -2,8 +2,10 @@
 # Installs every Debian package the build and the test suite need, and nothing when all are
 # already present, so the README's commands and CI share one list. Run as root (or via sudo).
 set -euo pipefail
-BUILD_PKGS="build-essential cmake pkg-config libmicrohttpd-dev libleveldb-dev libsnappy-dev
-  libjansson-dev libcurl4-openssl-dev libssl-dev libturbojpeg0-dev libstb-dev"
+# libgnutls28-dev comes with libmicrohttpd-dev; it is named because STATIC_DEPS links
+# GnuTLS itself, and build-essential brings the libstdc++.a that static LevelDB needs.
+BUILD_PKGS="build-essential cmake pkg-config libmicrohttpd-dev libgnutls28-dev libleveldb-dev
+  libsnappy-dev libjansson-dev libcurl4-openssl-dev libssl-dev libturbojpeg0-dev libstb-dev"
 TEST_PKGS="libcmocka-dev python3 python3-pytest python3-requests curl clang libclang-rt-14-dev oathtool python3-tuspy aria2 nodejs $(command -v npm >/dev/null 2>&1 || echo npm)"
 # --docker: what tests/docker/run.sh needs to build and run the image (docs/DOCKER.md)
 DOCKER_PKGS="podman runc debootstrap curl"

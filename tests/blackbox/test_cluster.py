@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import random
+import subprocess
 import time
 
 import requests
@@ -85,6 +86,33 @@ def test_three_nodes_converge(start_node):
     # the calls between nodes went through libcurl, opened with dlopen on the first one
     for nd in nodes:
         assert [n for n in nd.mapped_files() if n.startswith("libcurl.so")], nd.url
+
+
+def test_unloadable_libcurl_fails_calls_not_the_node(start_node, tmp_path):
+    """libcurl is opened with dlopen on the first call. A libcurl.so.4 without curl's
+    functions (found first through LD_LIBRARY_PATH) fails every outgoing call: uploads
+    still succeed and are served, the jobs stay queued, and once the node restarts with the
+    real library the file reaches the peer."""
+    fake = tmp_path / "libcurl.so.4"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(fake), "-x", "c", "/dev/null"],
+                   check=True, timeout=60)
+    (a, b), _ = make_cluster(start_node, 2, start=False)
+    a.env = {"LD_LIBRARY_PATH": str(tmp_path)}
+    a.start()
+    b.start()
+    data = payload(2500)
+    j = upload_json(a, data, token() + ".bin")
+    wait_for(lambda: "no curl_global_init" in a.log(), timeout=15, interval=0.05,
+             what="the failed load in the log")
+    assert a.running() and get_path(a, j["path"]).content == data
+    time.sleep(1)
+    assert file_info(b, j["md5"])[0] != 200  # nothing could be announced
+    assert peer_status(a)[b.url]["queue"] >= 1
+    assert a.stop() == 0
+    a.env = {}
+    a.start()
+    wait_indexed([b], [j["md5"]], CONVERGE_S, "the queued upload on the peer")
+    assert get_path(b, j["path"]).content == data
 
 
 # ---- 2: a peer down while files arrive ----------------------------------------------------------

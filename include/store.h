@@ -21,6 +21,7 @@ struct store_tmp {
     size_t memcap;
     struct store *owner;
     uint64_t flushed; /* bytes handed to writeback so far (large files) */
+    struct dwrite *dw; /* writes go through O_DIRECT until store_tmp_finish (dwrite.h) */
 };
 
 /* An empty temp (nothing created): safe to discard. */
@@ -49,6 +50,13 @@ int store_tmp_create(struct store *s, struct store_tmp *t);
 void store_use_named_tmp(struct store *s);
 /* Writes to the file, or to memory for a memory temp (spilling to a file when full). */
 int store_tmp_write(struct store_tmp *t, const void *p, size_t n);
+/* For a large stream into a new, empty file temp: the writes that follow go through
+ * O_DIRECT on a writer thread. A no-op where that is refused (memory temp, filesystem). */
+void store_tmp_direct(struct store_tmp *t);
+/* Ends direct writing: the file then holds every byte written. Must come before anything
+ * else reads, links, syncs or describes the temp; 0 or the first write error. A no-op for
+ * a temp not written directly. */
+int store_tmp_finish(struct store_tmp *t);
 /* Closes and unlinks (frees the memory of a memory temp); safe on an empty tmp. */
 void store_tmp_discard(struct store *s, struct store_tmp *t);
 /* Makes the temp file durable and moves it to <dir>/<name> (creating dir), never replacing

@@ -37,6 +37,9 @@
 
 #define FIELD_MAX 4096
 #define HASHPIPE_MIN (8 * 1024 * 1024) /* below this a helper thread costs more than it saves */
+/* Bodies from this size on are written with O_DIRECT (dwrite.h): the page cache's copy and
+ * bookkeeping cost about a core-second per GiB; a file this size is rarely read back soon. */
+#define DIRECT_MIN (64 * 1024 * 1024)
 #define COLLISION_TRIES 100
 #define DUPS_MAX 16
 
@@ -79,6 +82,8 @@ static int part_begin(void *ctx, const struct multipart_part *p)
             return rc;
         if (r->has_length && r->content_length >= HASHPIPE_MIN)
             u->hp = hashpipe_new(u->srv->algo);
+        if (!small && r->has_length && r->content_length >= DIRECT_MIN)
+            store_tmp_direct(&u->tmp);
         if (!u->hp && !(u->dg = digest_new(u->srv->algo)))
             return -EIO;
         snprintf(u->upname, sizeof u->upname, "%s", p->filename);
@@ -122,6 +127,8 @@ static int part_end(void *ctx)
 {
     struct upload *u = ctx;
     int rc = 0;
+    if (u->cur == PART_FILE && (rc = store_tmp_finish(&u->tmp)) < 0)
+        return rc;
     if (u->cur == PART_FIELD)
         rc = http_req_add_arg(u->req, u->field, strlen(u->field),
                               u->fval.data ? u->fval.data : "", u->fval.len);
@@ -766,6 +773,8 @@ int api_upload(struct http_req *req, struct http_reply *rep, struct server *srv)
     if ((rc = api_upload_output(req, &output)))
         return rc;
     if (!u->committed) {
+        if ((rc = store_tmp_finish(&u->tmp)) < 0) /* done at the part's end; this is cheap */
+            return rc;
         if (u->hp) {
             hashpipe_final_hex(u->hp, u->digest);
             u->hp = NULL;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "dwrite.h"
 #include "fsbarrier.h"
 #include "log.h"
 #include "path.h"
@@ -223,6 +224,7 @@ int store_tmp_create(struct store *s, struct store_tmp *t)
     t->size = 0;
     t->flushed = 0;
     t->mem = NULL;
+    t->dw = NULL;
     t->owner = s;
     t->name[0] = '\0';
     if (s->anon_tmp) {
@@ -249,8 +251,29 @@ int store_tmp_create(struct store *s, struct store_tmp *t)
     return -EEXIST;
 }
 
+void store_tmp_direct(struct store_tmp *t)
+{
+    if (t->fd >= 0 && !t->mem && !t->dw && t->size == 0)
+        t->dw = dwrite_new(t->fd);
+}
+
+int store_tmp_finish(struct store_tmp *t)
+{
+    if (!t->dw)
+        return 0;
+    int rc = dwrite_finish(t->dw);
+    t->dw = NULL;
+    return rc;
+}
+
 int store_tmp_write(struct store_tmp *t, const void *p, size_t n)
 {
+    if (t->dw) {
+        int rc = dwrite_append(t->dw, p, n);
+        if (rc == 0)
+            t->size += n;
+        return rc;
+    }
     if (t->mem) {
         if (t->size + n <= t->memcap) {
             memcpy(t->mem + t->size, p, n);
@@ -291,6 +314,8 @@ static int tmp_write_fd(struct store_tmp *t, const char *c, size_t n)
 
 void store_tmp_discard(struct store *s, struct store_tmp *t)
 {
+    dwrite_abort(t->dw);
+    t->dw = NULL;
     mem_release(t);
     if (t->fd < 0)
         return;
@@ -331,6 +356,8 @@ static int open_dir_of(struct store *s, const char *dir, int *dfd)
 int store_tmp_link(struct store *s, struct store_tmp *t, const char *dir, const char *name,
                    int *dfd_out)
 {
+    if (t->dw)
+        return -EBUSY; /* store_tmp_finish first: bytes may still be in flight */
     int rc, dfd = -1;
     if (path_check_name(name) < 0)
         return -EINVAL;
@@ -362,6 +389,8 @@ int store_tmp_link(struct store *s, struct store_tmp *t, const char *dir, const 
 
 int store_tmp_commit(struct store *s, struct store_tmp *t, const char *dir, const char *name)
 {
+    if (t->dw)
+        return -EBUSY; /* store_tmp_finish first: bytes may still be in flight */
     int rc, dfd;
     if ((rc = store_tmp_spill(t)) < 0)
         return rc;
@@ -470,6 +499,8 @@ int store_stat(struct store *s, const char *rel, struct stat *st)
 
 int store_tmp_set_info(struct store_tmp *t, const char *json, size_t len)
 {
+    if (t->dw)
+        return -EBUSY; /* store_tmp_finish first: bytes may still be in flight */
     int rc = store_tmp_spill(t);
     if (rc < 0)
         return rc;

@@ -3,9 +3,11 @@ repair endpoint) with the original names; kill -9 during many streamed uploads l
 nothing acknowledged and never serves a partial file; a 512 MiB upload streams in bounded
 memory."""
 import hashlib
+import json
 import os
 import random
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -14,7 +16,8 @@ import pytest
 import requests
 
 from bbutil import (T, assert_ok_json, describe, disk_syncs, file_md5, files_under, md5,
-                    multipart_stream, new_boundary, payload, seeded_bytes, stream_upload_cl,
+                    multipart_stream, multipart_stream_len, new_boundary, payload,
+                    seeded_bytes, stream_upload_cl,
                     token, upload, wait_for)
 
 
@@ -320,6 +323,55 @@ def test_streaming_upload_memory_bounded(start_node, binary):
     assert grew < 32, f"VmHWM grew {grew:.1f} MiB ({before} -> {after} KiB) in {elapsed:.1f}s"
     on_disk = n.path("files", *j["path"].split("/")[2:])
     assert os.path.getsize(on_disk) == 512 * block
+
+
+def test_large_upload_with_length_is_stored_whole(node):
+    """A body of 64 MiB or more with a Content-Length is written with O_DIRECT from a writer
+    thread (dwrite.h): the reply's digest, the bytes on disk and a download all match, for
+    a size that ends inside a buffer."""
+    size = 70 * (1 << 20) + 12345
+    h = hashlib.md5()
+    rnd = random.Random(os.urandom(8))
+
+    def chunks():
+        left = size
+        while left:
+            c = rnd.randbytes(min(left, 1 << 20))
+            h.update(c)
+            left -= len(c)
+            yield c
+    r = stream_upload_cl(node.port, "/group1/upload", [("output", "json")], "big.bin",
+                         chunks(), size, timeout=120)
+    assert r.status_code == 200, r.content[:300]
+    j = json.loads(r.content)
+    assert j["md5"] == h.hexdigest() and j["size"] == size, j
+    on_disk = node.path("files", *j["path"].split("/")[2:])
+    assert os.path.getsize(on_disk) == size
+    assert file_md5(on_disk) == h.hexdigest()
+    g = requests.get(node.url + j["path"], timeout=(5, 120))
+    assert g.status_code == 200 and md5(g.content) == h.hexdigest()
+
+
+def test_large_upload_cut_short_leaves_nothing(node):
+    """A client that announces 80 MiB and hangs up after 40: the direct writer is stopped,
+    nothing reaches files/, and the node goes on (a clean stop at teardown)."""
+    b = new_boundary()
+    fields = [("output", "json")]
+    size = 80 * (1 << 20)
+    total = multipart_stream_len(fields, "cut.bin", size, b)
+    head = next(multipart_stream(fields, "cut.bin", [], b))
+    with socket.create_connection(("127.0.0.1", node.port), timeout=30) as s:
+        s.sendall(("POST /group1/upload HTTP/1.1\r\nHost: x\r\n"
+                   f"Content-Type: multipart/form-data; boundary={b}\r\n"
+                   f"Content-Length: {total}\r\n\r\n").encode() + head)
+        block = os.urandom(1 << 20)
+        for _ in range(40):
+            s.sendall(block)
+    d = _up(node, payload(300), token() + ".bin")  # still serving
+    assert [os.path.basename(f) for f in files_under(node.path("files"))] == \
+        [os.path.basename(d["path"])]
+    wait_for(lambda: not files_under(node.path("data", "tmp")), timeout=10, interval=0.05,
+             what="no temp left")
 
 
 def _is_asan(binary):

@@ -1,7 +1,9 @@
-/* Temp-directory fixtures for unit tests; uses nftw so a tree is removed in one call. */
+/* Fixtures for unit tests: temp directories (nftw removes a tree in one call), file writes
+ * and reproducible pseudo-random bytes. */
 #include "support.h"
 
 #include <ftw.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,4 +43,15 @@ void support_write_file(const char *path, const void *data, size_t len)
         abort();
     }
     close(fd);
+}
+
+void support_fill(unsigned char *b, size_t n, unsigned seed)
+{
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        b[i] = (unsigned char)x;
+    }
 }

@@ -12,22 +12,12 @@
 
 #include "digest.h"
 #include "hashpipe.h"
-
-static void fill(unsigned char *b, size_t n, unsigned seed)
-{
-    uint32_t x = seed * 2654435761u + 1;
-    for (size_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        b[i] = (unsigned char)x;
-    }
-}
+#include "support.h"
 
 static void check(enum digest_algo algo, size_t total, size_t maxchunk, unsigned seed)
 {
     unsigned char *data = malloc(total + 1);
-    fill(data, total, seed);
+    support_fill(data, total, seed);
     char want[DIGEST_HEX_MAX], got[DIGEST_HEX_MAX];
     struct digest *d = digest_new(algo);
     digest_update(d, data, total);
@@ -72,7 +62,7 @@ static void test_abandon(void **state)
 {
     (void)state;
     unsigned char *data = malloc(HASHPIPE_RING);
-    fill(data, HASHPIPE_RING, 7);
+    support_fill(data, HASHPIPE_RING, 7);
     struct hashpipe *p = hashpipe_new(DIGEST_MD5);
     assert_non_null(p);
     hashpipe_update(p, data, HASHPIPE_RING); /* a full ring, then give up */

@@ -1,7 +1,7 @@
 /* Unit tests for store: layout creation and temp cleanup at open, the temp writer and its
  * no-replace commit, hard links, unlink, confinement of reads (dot segments, absolute paths,
- * planted symlinks), the info xattr and the repair walk. Every store test runs twice: with
- * group commit (syncfs) and with per-file fsync. */
+ * planted symlinks), the info xattr, direct (O_DIRECT) temps and the repair walk. Every store
+ * test runs twice: with group commit (syncfs) and with per-file fsync. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -470,6 +470,56 @@ static void test_anon_discard_leaves_nothing(void **state)
     store_tmp_discard(f->s, &t);
     assert_int_equal(count_entries(tmpdir), 0);
     assert_int_equal(count_entries(files), 0);
+}
+
+/* A direct temp (dwrite.h): nothing may link, commit or describe it before
+ * store_tmp_finish; afterwards it commits like any temp, every byte in place. Where the
+ * filesystem of $TMPDIR refuses O_DIRECT the temp stays ordinary and only the commit is
+ * checked (test_dwrite covers the writer itself on the build tree). */
+static void test_direct_temp_finish_then_commit(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 3 * 1024 * 1024 + 5;
+    char *data = malloc(n), *back = malloc(n + 1), p[1024];
+    assert_non_null(data);
+    assert_non_null(back);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (char)(i * 131 + (i >> 12));
+    struct store_tmp t;
+    assert_int_equal(store_tmp_create(f->s, &t), 0);
+    store_tmp_direct(&t);
+    for (size_t at = 0; at < n; at += 40000)
+        assert_int_equal(store_tmp_write(&t, data + at, n - at < 40000 ? n - at : 40000), 0);
+    assert_int_equal(t.size, n);
+    if (t.dw) {
+        assert_int_equal(store_tmp_link(f->s, &t, "d", "x.bin", NULL), -EBUSY);
+        assert_int_equal(store_tmp_commit(f->s, &t, "d", "x.bin"), -EBUSY);
+        assert_int_equal(store_tmp_set_info(&t, "i", 1), -EBUSY);
+    } else {
+        print_message("O_DIRECT refused below $TMPDIR: the temp stayed ordinary\n");
+    }
+    assert_int_equal(store_tmp_finish(&t), 0);
+    assert_null(t.dw);
+    assert_int_equal(store_tmp_finish(&t), 0); /* a second finish does nothing */
+    assert_int_equal(store_tmp_set_info(&t, "i", 1), 0);
+    assert_int_equal(store_tmp_commit(f->s, &t, "d", "x.bin"), 0);
+    full(f, "files", "d/x.bin", p, sizeof(p));
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, back, n + 1, 0), (ssize_t)n);
+    close(fd);
+    assert_memory_equal(back, data, n);
+    /* abandoned while still direct: nothing is left anywhere */
+    assert_int_equal(store_tmp_create(f->s, &t), 0);
+    store_tmp_direct(&t);
+    assert_int_equal(store_tmp_write(&t, data, n), 0);
+    store_tmp_discard(f->s, &t);
+    assert_null(t.dw);
+    char tmpdir[1024];
+    tmpdir_of(f, tmpdir, sizeof(tmpdir));
+    assert_int_equal(count_entries(tmpdir), 0);
+    free(data);
+    free(back);
 }
 
 static void test_anon_mem_spill(void **state)
@@ -1081,6 +1131,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_existing_name, setup_anon, teardown),
         cmocka_unit_test_setup_teardown(test_commit_bad_name, setup_anon, teardown),
         cmocka_unit_test_setup_teardown(test_anon_discard_leaves_nothing, setup_anon, teardown),
+        cmocka_unit_test_setup_teardown(test_direct_temp_finish_then_commit, setup_anon,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_direct_temp_finish_then_commit, setup_group,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_anon_mem_spill, setup_anon, teardown),
         EACH_MODE(test_commit_places_bytes),
         EACH_MODE(test_link_many_then_sync),

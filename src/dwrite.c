@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "xalloc.h"
 
 #define DWRITE_ALIGN 4096 /* covers every logical block size O_DIRECT asks for */
@@ -31,24 +32,6 @@ struct dwrite {
     pthread_t thread;
 };
 
-static int pwrite_all(int fd, const char *p, size_t n, uint64_t off)
-{
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, (off_t)off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (w == 0)
-            return -EIO;
-        p += w;
-        n -= (size_t)w;
-        off += (uint64_t)w;
-    }
-    return 0;
-}
-
 static int write_buffer(struct dwrite *w, const char *p, uint64_t off)
 {
     size_t done = 0;
@@ -64,7 +47,7 @@ static int write_buffer(struct dwrite *w, const char *p, uint64_t off)
     }
     /* the rest of a short or interrupted write goes the ordinary way: same bytes, same
      * offsets */
-    return pwrite_all(w->fd, p + done, DWRITE_BUF - done, off + done);
+    return fileio_pwrite_all(w->fd, p + done, DWRITE_BUF - done, off + done);
 }
 
 static void *writer(void *arg)
@@ -176,7 +159,7 @@ static int release(struct dwrite *w, bool write_tail)
     }
     int rc = atomic_load(&w->err);
     if (rc == 0 && write_tail && w->fill)
-        rc = pwrite_all(w->fd, w->bufs[w->full % DWRITE_BUFS], w->fill, w->full * DWRITE_BUF);
+        rc = fileio_pwrite_all(w->fd, w->bufs[w->full % DWRITE_BUFS], w->fill, w->full * DWRITE_BUF);
     for (int i = 0; i < DWRITE_BUFS; i++)
         free(w->bufs[i]);
     close(w->dfd);

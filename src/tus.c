@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "errcode.h"
+#include "fileio.h"
 #include "log.h"
 #include "meta.h"
 #include "store.h"
@@ -823,23 +824,12 @@ int tus_chunk_write(struct tus_chunk *c, const void *p, size_t n)
         return -EINVAL;
     if (n > c->limit - c->pos)
         return ERR_TOOBIG;
-    const char *b = p;
-    size_t left = n;
-    uint64_t at = c->pos;
-    while (left > 0) {
-        ssize_t w = pwrite(c->fd, b, left, (off_t)at);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            int rc = -errno;
-            c->failed = true;
-            if (c->hash_live)
-                slot_forget_digest(c->s);
-            return rc;
-        }
-        b += w;
-        left -= (size_t)w;
-        at += (uint64_t)w;
+    int rc = fileio_pwrite_all(c->fd, p, n, c->pos);
+    if (rc < 0) {
+        c->failed = true;
+        if (c->hash_live)
+            slot_forget_digest(c->s);
+        return rc;
     }
     if (c->sumdg)
         digest_update(c->sumdg, p, n);
@@ -978,22 +968,13 @@ static int copy_part(struct tus *t, const char *id, int dst, uint64_t *at, uint6
             rc = r < 0 ? -errno : ERR_CORRUPT;
             break;
         }
-        for (ssize_t off = 0; off < r;) {
-            ssize_t w = pwrite(dst, buf + off, (size_t)(r - off), (off_t)*at);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0) {
-                rc = -errno;
-                goto out;
-            }
-            off += w;
-            *at += (uint64_t)w;
-        }
+        if ((rc = fileio_pwrite_all(dst, buf, (size_t)r, *at)) < 0)
+            break;
+        *at += (uint64_t)r;
         if (dg)
             digest_update(dg, buf, (size_t)r);
         done += (uint64_t)r;
     }
-out:
     close(fd);
     return rc;
 }

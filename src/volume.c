@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "path.h"
 #include "store.h"
@@ -93,42 +94,6 @@ static uint32_t needle_check(const unsigned char *hdr, const char *info, size_t 
     return fnv1a(h, info, ilen);
 }
 
-static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = pwrite(fd, c, n, (off_t)off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        c += w;
-        n -= (size_t)w;
-        off += (uint64_t)w;
-    }
-    return 0;
-}
-
-static int pread_all(int fd, void *p, size_t n, uint64_t off)
-{
-    char *c = p;
-    while (n > 0) {
-        ssize_t r = pread(fd, c, n, (off_t)off);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (r == 0)
-            return -ENODATA; /* short: past the end */
-        c += r;
-        n -= (size_t)r;
-        off += (uint64_t)r;
-    }
-    return 0;
-}
-
 bool volumes_is_volume_name(const char *name)
 {
     if (!*name || strlen(name) > 9)
@@ -142,7 +107,7 @@ bool volumes_is_volume_name(const char *name)
 bool volumes_is_ours(int fd)
 {
     char m[VOLUME_HDR];
-    return pread_all(fd, m, sizeof m, 0) == 0 && memcmp(m, vol_magic, sizeof m) == 0;
+    return fileio_pread_all(fd, m, sizeof m, 0) == 0 && memcmp(m, vol_magic, sizeof m) == 0;
 }
 
 static struct vol *find_vol(struct volumes *v, uint32_t num)
@@ -293,7 +258,7 @@ static int start_volume(struct volumes *v)
     }
     if (fd < 0)
         return -EEXIST;
-    int rc = pwrite_all(fd, vol_magic, sizeof vol_magic, 0);
+    int rc = fileio_pwrite_all(fd, vol_magic, sizeof vol_magic, 0);
     if (rc == 0)
         rc = store_sync(v->st, fd);
     if (rc == 0)
@@ -381,7 +346,7 @@ int volumes_append(struct volumes *v, const struct needle *orig, volume_info_fn 
         memcpy(b + NEEDLE_HDR + ilen, data, dlen);
     memset(b + NEEDLE_HDR + ilen + dlen, 0, span - (NEEDLE_HDR + ilen + dlen));
     free(info);
-    rc = pwrite_all(fd, b, span, out->off);
+    rc = fileio_pwrite_all(fd, b, span, out->off);
     free(b);
     if (rc == 0 && sync)
         rc = store_sync(v->st, fd);
@@ -436,7 +401,7 @@ static int decode(const unsigned char *b, uint32_t vol, uint64_t off, struct nee
 int volumes_needle_at(int fd, uint32_t vol, uint64_t off, struct needle *out)
 {
     unsigned char b[NEEDLE_HDR];
-    if (off < VOLUME_HDR || (off & 7) || pread_all(fd, b, sizeof b, off) < 0)
+    if (off < VOLUME_HDR || (off & 7) || fileio_pread_all(fd, b, sizeof b, off) < 0)
         return -ENOENT;
     int rc = decode(b, vol, off, out);
     if (rc == 0 && !out->live)
@@ -454,9 +419,9 @@ int volumes_mark_deleted(struct volumes *v, uint32_t vol, uint64_t off)
     struct needle n;
     int rc = 0;
     unsigned char b[NEEDLE_HDR];
-    if (off >= VOLUME_HDR && !(off & 7) && pread_all(fd, b, sizeof b, off) == 0 &&
+    if (off >= VOLUME_HDR && !(off & 7) && fileio_pread_all(fd, b, sizeof b, off) == 0 &&
         decode(b, vol, off, &n) == 0 && n.live) {
-        rc = pwrite_all(fd, "D", 1, off + 4);
+        rc = fileio_pwrite_all(fd, "D", 1, off + 4);
         if (rc == 0)
             rc = store_sync(v->st, fd);
     }
@@ -472,7 +437,7 @@ int volumes_read_needle(struct volumes *v, const struct needle *n, char *buf, si
     int rc = volumes_open_read(v, n->vol, &fd);
     if (rc < 0)
         return rc;
-    rc = pread_all(fd, buf, n->info_len + n->data_len, n->off + NEEDLE_HDR);
+    rc = fileio_pread_all(fd, buf, n->info_len + n->data_len, n->off + NEEDLE_HDR);
     close(fd);
     return rc;
 }
@@ -495,9 +460,9 @@ int volumes_scan(struct volumes *v, uint32_t vol, volume_needle_fn cb, void *ctx
     while (rc == 0 && off + NEEDLE_HDR <= size) {
         unsigned char b[NEEDLE_HDR];
         struct needle n;
-        bool ok = pread_all(fd, b, sizeof b, off) == 0 && decode(b, vol, off, &n) == 0 &&
+        bool ok = fileio_pread_all(fd, b, sizeof b, off) == 0 && decode(b, vol, off, &n) == 0 &&
                   n.off + NEEDLE_HDR + n.info_len + n.data_len <= size &&
-                  pread_all(fd, info, n.info_len, off + NEEDLE_HDR) == 0 &&
+                  fileio_pread_all(fd, info, n.info_len, off + NEEDLE_HDR) == 0 &&
                   needle_check(b, info, n.info_len) == get32(b + 12);
         if (!ok) {
             off += 8; /* look for the next intact header */

@@ -28,7 +28,8 @@ struct store_tmp {
 void store_tmp_init(struct store_tmp *t);
 /* A temp held in memory up to cap bytes; a write beyond cap, a commit or set_info turns it
  * into a file (store_tmp_spill). When all memory temps together would pass their budget
- * (64 MiB) this creates a file temp instead. */
+ * (64 MiB) this creates a file temp instead. store_tmp_spill is also the gate every use of
+ * the finished file passes: -EBUSY for a temp still written directly (store_tmp_direct). */
 int store_tmp_create_mem(struct store *s, struct store_tmp *t, size_t cap);
 int store_tmp_spill(struct store_tmp *t);
 

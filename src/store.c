@@ -206,6 +206,8 @@ static int tmp_write_fd(struct store_tmp *t, const char *c, size_t n);
 
 int store_tmp_spill(struct store_tmp *t)
 {
+    if (t->dw)
+        return -EBUSY; /* store_tmp_finish first: bytes may still be in flight */
     if (!t->mem)
         return 0;
     struct store_tmp m = *t;
@@ -356,8 +358,6 @@ static int open_dir_of(struct store *s, const char *dir, int *dfd)
 int store_tmp_link(struct store *s, struct store_tmp *t, const char *dir, const char *name,
                    int *dfd_out)
 {
-    if (t->dw)
-        return -EBUSY; /* store_tmp_finish first: bytes may still be in flight */
     int rc, dfd = -1;
     if (path_check_name(name) < 0)
         return -EINVAL;
@@ -389,8 +389,6 @@ int store_tmp_link(struct store *s, struct store_tmp *t, const char *dir, const 
 
 int store_tmp_commit(struct store *s, struct store_tmp *t, const char *dir, const char *name)
 {
-    if (t->dw)
-        return -EBUSY; /* store_tmp_finish first: bytes may still be in flight */
     int rc, dfd;
     if ((rc = store_tmp_spill(t)) < 0)
         return rc;
@@ -499,8 +497,6 @@ int store_stat(struct store *s, const char *rel, struct stat *st)
 
 int store_tmp_set_info(struct store_tmp *t, const char *json, size_t len)
 {
-    if (t->dw)
-        return -EBUSY; /* store_tmp_finish first: bytes may still be in flight */
     int rc = store_tmp_spill(t);
     if (rc < 0)
         return rc;

@@ -495,6 +495,7 @@ static void test_direct_temp_finish_then_commit(void **state)
         assert_int_equal(store_tmp_link(f->s, &t, "d", "x.bin", NULL), -EBUSY);
         assert_int_equal(store_tmp_commit(f->s, &t, "d", "x.bin"), -EBUSY);
         assert_int_equal(store_tmp_set_info(&t, "i", 1), -EBUSY);
+        assert_int_equal(store_tmp_spill(&t), -EBUSY);
     } else {
         print_message("O_DIRECT refused below $TMPDIR: the temp stayed ordinary\n");
     }

@@ -45,41 +45,17 @@ struct peer_client {
  * the types and constants. */
 #define PEER_LIBCURL "libcurl.so.4"
 
-static struct {
-    CURLcode (*global_init)(long flags);
-    CURL *(*easy_init)(void);
-    CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
-    CURLcode (*easy_perform)(CURL *h);
-    CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
-    void (*easy_reset)(CURL *h);
-    void (*easy_cleanup)(CURL *h);
-    const char *(*easy_strerror)(CURLcode c);
-    CURLSH *(*share_init)(void);
-    CURLSHcode (*share_setopt)(CURLSH *sh, CURLSHoption opt, ...);
-    CURLSHcode (*share_cleanup)(CURLSH *sh);
-    struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
-    void (*slist_free_all)(struct curl_slist *l);
-} lc;
+#define PEER_CURL_FUNCS(X)                                                                 \
+    X(global_init) X(easy_init) X(easy_setopt) X(easy_perform) X(easy_getinfo)             \
+    X(easy_reset) X(easy_cleanup) X(easy_strerror) X(share_init) X(share_setopt)           \
+    X(share_cleanup) X(slist_append) X(slist_free_all)
 
-/* Each pointer has the type of the function the header declares (naming a function without
+/* Each pointer takes its type from the header's declaration (naming a function without
  * calling it references no symbol, so nothing is linked). */
-#define SAME_TYPE(field)                                                                   \
-    _Static_assert(                                                                        \
-        __builtin_types_compatible_p(__typeof__(&curl_##field), __typeof__(lc.field)),     \
-        "curl_" #field)
-SAME_TYPE(global_init);
-SAME_TYPE(easy_init);
-SAME_TYPE(easy_setopt);
-SAME_TYPE(easy_perform);
-SAME_TYPE(easy_getinfo);
-SAME_TYPE(easy_reset);
-SAME_TYPE(easy_cleanup);
-SAME_TYPE(easy_strerror);
-SAME_TYPE(share_init);
-SAME_TYPE(share_setopt);
-SAME_TYPE(share_cleanup);
-SAME_TYPE(slist_append);
-SAME_TYPE(slist_free_all);
+#define PEER_CURL_FIELD(f) __typeof__(&curl_##f) f;
+static struct {
+    PEER_CURL_FUNCS(PEER_CURL_FIELD)
+} lc;
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static bool global_ok;
@@ -95,7 +71,7 @@ static bool load_sym(void *lib, const char *name, void *slot, size_t size)
     return true;
 }
 
-#define LOAD(lib, field) load_sym(lib, "curl_" #field, &lc.field, sizeof(lc.field))
+#define PEER_CURL_LOAD(f) ok = ok && load_sym(lib, "curl_" #f, &lc.f, sizeof(lc.f));
 
 static void global_init(void)
 {
@@ -104,11 +80,9 @@ static void global_init(void)
         log_error("peer", "cannot load %s: %s", PEER_LIBCURL, dlerror());
         return;
     }
-    if (!LOAD(lib, global_init) || !LOAD(lib, easy_init) || !LOAD(lib, easy_setopt) ||
-        !LOAD(lib, easy_perform) || !LOAD(lib, easy_getinfo) || !LOAD(lib, easy_reset) ||
-        !LOAD(lib, easy_cleanup) || !LOAD(lib, easy_strerror) || !LOAD(lib, share_init) ||
-        !LOAD(lib, share_setopt) || !LOAD(lib, share_cleanup) || !LOAD(lib, slist_append) ||
-        !LOAD(lib, slist_free_all)) {
+    bool ok = true;
+    PEER_CURL_FUNCS(PEER_CURL_LOAD)
+    if (!ok) {
         dlclose(lib);
         return;
     }

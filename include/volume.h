@@ -43,9 +43,9 @@ typedef char *(*volume_info_fn)(void *ctx, uint32_t vol, uint64_t off, size_t *l
 
 /* Appends a needle to the active volume (starting a new one when it is full) and, when
  * sync, makes it durable (else the caller must, before relying on it). orig: the name's
- * place for a needle being moved (NULL: a new file, named after where it lands). On success *out describes it and the volume counts a pending writer
- * until volumes_release: no compaction touches a volume whose needles may still be on
- * their way into the index. */
+ * place for a needle being moved (NULL: a new file, named after where it lands). On
+ * success *out describes it and the volume counts a pending writer until volumes_release:
+ * no compaction touches a volume whose needles may still be on their way into the index. */
 int volumes_append(struct volumes *v, const struct needle *orig, volume_info_fn fn, void *ctx,
                    const void *data, size_t dlen, bool sync, struct needle *out);
 void volumes_release(struct volumes *v, uint32_t vol);

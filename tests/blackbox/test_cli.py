@@ -185,6 +185,15 @@ def test_sigterm_drains_inflight_upload(node):
     assert started.wait(10), "upload did not start"
     node.proc.send_signal(signal.SIGTERM)
     node.stopped_by_us = True
+    # while the upload drains, a new request is turned away with 503 and a closed connection
+    def turned_away():
+        try:
+            g = requests.get(node.url + "/healthz", timeout=(1, 2))
+        except requests.ConnectionError:
+            return None
+        return (g,) if g.status_code == 503 else None  # a Response of 503 is falsy
+    (g,) = wait_for(turned_away, timeout=5, interval=0.02, what="503 during the drain")
+    assert g.headers.get("Connection", "").lower() == "close", describe(g)
     t.join(30)
     assert not t.is_alive(), "upload hung after SIGTERM"
     assert "r" in result, f"upload failed during drain: {result.get('e')!r}"

@@ -64,5 +64,8 @@ int meta_scan(struct meta *m, meta_record_fn cb, void *ctx);
 typedef int (*meta_day_fn)(void *ctx, const char *day, long long count, long long bytes);
 int meta_scan_days(struct meta *m, meta_day_fn cb, void *ctx);
 
+/* LevelDB's estimate of the memory it holds: block cache charge plus memtables. */
+long long meta_mem_bytes(struct meta *m);
+
 /* Count of records (p/ keys). */
 long long meta_count(struct meta *m);

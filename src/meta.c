@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <leveldb/c.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ struct meta {
     leveldb_t *db;
     leveldb_options_t *opts;
     leveldb_readoptions_t *ropts;
+    leveldb_readoptions_t *rscan; /* scans leave the block cache to point reads */
     leveldb_writeoptions_t *wsync;
     leveldb_writeoptions_t *wlazy; /* bulk loads, made durable by meta_sync at their end */
     bool lazy;                     /* sync_mode none: no write waits for the disk */
@@ -28,9 +30,25 @@ struct meta {
     leveldb_filterpolicy_t *bloom;
 };
 
+/* LevelDB maps up to 1000 table files whole, and every page it touches counts in the node's
+ * RSS: most of an upload run's peak. The C API has no switch for it; the C++ one it calls
+ * before the default Env exists is in the static library only, hence weak: a build against
+ * the shared library keeps the mapping. Without it, tables are read with pread into the
+ * bounded block cache. */
+extern void meta_leveldb_mmap_limit(int limit)
+    __asm__("_ZN7leveldb18EnvPosixTestHelper20SetReadOnlyMMapLimitEi") __attribute__((weak));
+
+static void no_table_mmap(void)
+{
+    if (meta_leveldb_mmap_limit)
+        meta_leveldb_mmap_limit(0);
+}
+
 int meta_open(const char *dir, struct meta **out)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     char *err = NULL;
+    pthread_once(&once, no_table_mmap); /* before leveldb_options_create builds the Env */
     struct meta *m = xcalloc(1, sizeof *m);
     m->opts = leveldb_options_create();
     leveldb_options_set_create_if_missing(m->opts, 1);
@@ -51,6 +69,11 @@ int meta_open(const char *dir, struct meta **out)
         return -EIO;
     }
     m->ropts = leveldb_readoptions_create();
+    /* An upload's dedupe probe seeks a random digest in every table, and a listing walks
+     * many blocks once: cached, either would push out the records downloads keep reading,
+     * and an upload run would fill the whole cache with blocks of no further use. */
+    m->rscan = leveldb_readoptions_create();
+    leveldb_readoptions_set_fill_cache(m->rscan, 0);
     m->wsync = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(m->wsync, 1);
     m->wlazy = leveldb_writeoptions_create();
@@ -65,6 +88,7 @@ void meta_close(struct meta *m)
         return;
     leveldb_close(m->db);
     leveldb_readoptions_destroy(m->ropts);
+    leveldb_readoptions_destroy(m->rscan);
     leveldb_writeoptions_destroy(m->wsync);
     leveldb_writeoptions_destroy(m->wlazy);
     leveldb_options_destroy(m->opts);
@@ -235,7 +259,7 @@ int meta_get_path(struct meta *m, const char *pathkey, struct file_info *out)
 static int scan_prefix(struct meta *m, const char *prefix, meta_kv_fn cb, void *ctx)
 {
     size_t pl = strlen(prefix);
-    leveldb_iterator_t *it = leveldb_create_iterator(m->db, m->ropts);
+    leveldb_iterator_t *it = leveldb_create_iterator(m->db, m->rscan);
     int rc = 0;
     for (leveldb_iter_seek(it, prefix, pl); rc == 0 && leveldb_iter_valid(it);
          leveldb_iter_next(it)) {
@@ -255,6 +279,14 @@ static int scan_prefix(struct meta *m, const char *prefix, meta_kv_fn cb, void *
     }
     leveldb_iter_destroy(it);
     return rc;
+}
+
+long long meta_mem_bytes(struct meta *m)
+{
+    char *v = leveldb_property_value(m->db, "leveldb.approximate-memory-usage");
+    long long n = v ? atoll(v) : -1;
+    leveldb_free(v);
+    return n;
 }
 
 struct find_ctx {

@@ -656,6 +656,40 @@ static void test_reopen_keeps_data(void **state)
     assert_int_equal(d.bytes[0], 77);
 }
 
+/* Scans (an upload's dedupe probe, listings) read blocks without caching them, point reads
+ * cache theirs: a run of uploads must not fill the block cache with random digests. */
+#define CACHE_FILES 3000
+static void test_scans_leave_the_block_cache_alone(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi, out[1];
+    char md5[33], name[32];
+    for (int i = 0; i < CACHE_FILES; i++) {
+        snprintf(md5, sizeof md5, "%08x%024d", (unsigned)i * 2654435761u, i);
+        snprintf(name, sizeof name, "c%d.bin", i);
+        make_fi(&fi, "cache/d", name, md5, i, TS_DAY1);
+        assert_int_equal(meta_write_bulk(f->m, &fi, true, NULL, 0), 0);
+    }
+    meta_close(f->m); /* the reopen moves every record into table files */
+    f->m = NULL;
+    assert_int_equal(meta_open(f->db, &f->m), 0);
+    long long m0 = meta_mem_bytes(f->m);
+    assert_true(m0 >= 0);
+    for (int i = 0; i < CACHE_FILES; i++) {
+        /* a new upload's probe: a digest found nowhere, next to the stored ones */
+        snprintf(md5, sizeof md5, "%08x%024d", (unsigned)i * 2654435761u + 1, i);
+        assert_int_equal(meta_find_digest(f->m, md5, out, 1), 0);
+    }
+    assert_int_equal(meta_count(f->m), CACHE_FILES);
+    long long m1 = meta_mem_bytes(f->m);
+    assert_true(m1 - m0 < 4096);
+    for (int i = 0; i < CACHE_FILES; i += 10) {
+        snprintf(md5, sizeof md5, "%08x%024d", (unsigned)i * 2654435761u, i);
+        assert_int_equal(meta_find_digest(f->m, md5, out, 1), 1); /* reads its record */
+    }
+    assert_true(meta_mem_bytes(f->m) - m1 > 32 * 1024);
+}
+
 static void test_open_bad_dir(void **state)
 {
     struct fixture *f = *state;
@@ -748,6 +782,7 @@ int main(void)
         T(test_kv_get_missing_and_empty),
         T(test_kv_scan_and_count),
         T(test_reopen_keeps_data),
+        T(test_scans_leave_the_block_cache_alone),
         T(test_open_bad_dir),
         cmocka_unit_test(test_close_null),
         T(test_concurrent_puts),

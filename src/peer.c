@@ -6,7 +6,6 @@
 #include "peer.h"
 
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -16,6 +15,7 @@
 
 #include "buf.h"
 #include "digest.h"
+#include "dynlib.h"
 #include "log.h"
 #include "peersig.h"
 #include "strparse.h"
@@ -60,30 +60,18 @@ static struct {
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static bool global_ok;
 
-static bool load_sym(void *lib, const char *name, void *slot, size_t size)
-{
-    void *sym = dlsym(lib, name);
-    if (!sym || size != sizeof(sym)) {
-        log_error("peer", "%s: no %s", PEER_LIBCURL, name);
-        return false;
-    }
-    memcpy(slot, &sym, size); /* POSIX: a function's address converts through void * */
-    return true;
-}
-
-#define PEER_CURL_LOAD(f) ok = ok && load_sym(lib, "curl_" #f, &lc.f, sizeof(lc.f));
+#define PEER_CURL_LOAD(f)                                                                  \
+    ok = ok && dynlib_sym(lib, PEER_LIBCURL, "peer", "curl_" #f, &lc.f, sizeof(lc.f));
 
 static void global_init(void)
 {
-    void *lib = dlopen(PEER_LIBCURL, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        log_error("peer", "cannot load %s: %s", PEER_LIBCURL, dlerror());
+    void *lib = dynlib_open(PEER_LIBCURL, "peer");
+    if (!lib)
         return;
-    }
     bool ok = true;
     PEER_CURL_FUNCS(PEER_CURL_LOAD)
     if (!ok) {
-        dlclose(lib);
+        dynlib_close(lib);
         return;
     }
     CURLcode c = lc.global_init(CURL_GLOBAL_DEFAULT);

@@ -27,6 +27,7 @@
 #include "multipart.h"
 #include "server.h"
 #include "strparse.h"
+#include "tlslib.h"
 #include "xalloc.h"
 
 #define SMALL_BODY_MAX (64 * 1024)  /* forms and ignored bodies */
@@ -621,6 +622,13 @@ int http_server_start(struct server *srv, struct http_server **out)
         key = read_small(p);
         if (!cert || !key) {
             log_error("http", "enable_https: cannot read conf/server.crt and conf/server.key");
+            free(cert);
+            free(key);
+            free(hs);
+            return ERR_CONFIG;
+        }
+        if (tlslib_load() < 0) {
+            log_error("http", "enable_https: GnuTLS (libgnutls30) cannot be loaded");
             free(cert);
             free(key);
             free(hs);

@@ -334,11 +334,7 @@ def test_https(start_node):
     if not shutil.which("openssl"):
         pytest.skip("openssl is not installed")
     n = start_node(cfg_overrides={"enable_https": True}, start=False)
-    conf = __import__("pathlib").Path(n.root) / "conf"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-keyout", str(conf / "server.key"),
-                    "-out", str(conf / "server.crt")], check=True, capture_output=True,
-                   timeout=60)
+    _self_signed(__import__("pathlib").Path(n.root) / "conf")
     n.start(wait=False)
     base = f"https://127.0.0.1:{n.port}"
     deadline = time.monotonic() + 10
@@ -366,6 +362,37 @@ def test_https(start_node):
     # plain HTTP on the TLS port is not served
     with pytest.raises(requests.RequestException):
         requests.get(n.url + "/healthz", timeout=3)
+    # GnuTLS is opened for the TLS daemon (a plain node never maps it, see test_upload)
+    assert [m for m in n.mapped_files() if m.startswith("libgnutls")], sorted(n.mapped_files())
+
+
+def _self_signed(conf):
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-keyout", str(conf / "server.key"),
+                    "-out", str(conf / "server.crt")], check=True, capture_output=True,
+                   timeout=60)
+
+
+def test_https_without_loadable_gnutls_fails_start(start_node, tmp_path):
+    """GnuTLS is loaded with dlopen when HTTPS is on. A libgnutls.so.30 without GnuTLS's
+    functions (found first through LD_LIBRARY_PATH) stops the start with a clear message,
+    while a plain node starts with it in the way."""
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    fake = tmp_path / "libgnutls.so.30"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(fake), "-x", "c", "/dev/null"],
+                   check=True, timeout=60)
+    env = {"LD_LIBRARY_PATH": str(tmp_path)}
+    n = start_node(cfg_overrides={"enable_https": True}, start=False, check_exit=False)
+    _self_signed(__import__("pathlib").Path(n.root) / "conf")
+    r = n.run_cli([], timeout=20, env=env)
+    err = r.stderr.decode(errors="replace")
+    assert r.returncode != 0, err
+    assert "libgnutls.so.30" in err and "GnuTLS" in err, err
+    plain = start_node(start=False)
+    plain.env = env
+    plain.start()
+    assert requests.get(plain.url + "/healthz", timeout=T).status_code == 200
 
 
 def test_https_missing_certificate_fails_start(start_node):

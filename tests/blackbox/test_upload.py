@@ -247,9 +247,10 @@ def test_instant_upload(node):
     assert_fail(r, 404)
 
 
-def test_node_without_peers_never_loads_libcurl(node):
-    # libcurl (with libssl, Kerberos, LDAP, ...) is opened on the first outgoing call only:
-    # a node that serves uploads, downloads, deletes and stats alone never maps it
+def test_node_without_peers_never_loads_libcurl_or_gnutls(node):
+    # libcurl (with libssl, Kerberos, LDAP, ...) is opened on the first outgoing call only,
+    # GnuTLS (with p11-kit, nettle, gmp, ...) by a node serving HTTPS only: a plain node that
+    # serves uploads, downloads, deletes and stats alone maps neither
     data = payload(5000)
     j = upload(requests, node, data, token() + ".bin", {"output": "json"}).json()
     r = requests.get(node.url + j["path"], timeout=T)
@@ -261,3 +262,4 @@ def test_node_without_peers_never_loads_libcurl(node):
     libs = node.mapped_files()
     assert any(n.startswith("libc.so") for n in libs), libs  # the listing itself works
     assert not [n for n in libs if "curl" in n], sorted(libs)
+    assert not [n for n in libs if "gnutls" in n or "p11-kit" in n], sorted(libs)

@@ -22,7 +22,7 @@ struct meta {
     leveldb_t *db;
     leveldb_options_t *opts;
     leveldb_readoptions_t *ropts;
-    leveldb_readoptions_t *rscan; /* scans leave the block cache to point reads */
+    leveldb_readoptions_t *rscan; /* scans and writes' probes leave the cache to reads */
     leveldb_writeoptions_t *wsync;
     leveldb_writeoptions_t *wlazy; /* bulk loads, made durable by meta_sync at their end */
     bool lazy;                     /* sync_mode none: no write waits for the disk */
@@ -69,9 +69,10 @@ int meta_open(const char *dir, struct meta **out)
         return -EIO;
     }
     m->ropts = leveldb_readoptions_create();
-    /* An upload's dedupe probe seeks a random digest in every table, and a listing walks
-     * many blocks once: cached, either would push out the records downloads keep reading,
-     * and an upload run would fill the whole cache with blocks of no further use. */
+    /* An upload's dedupe probe seeks a random digest in every table, its write looks for a
+     * record at what is nearly always a new path, and a listing walks many blocks once:
+     * cached, each would push out the records downloads keep reading, and an upload run
+     * would fill the whole cache with blocks of no further use. */
     m->rscan = leveldb_readoptions_create();
     leveldb_readoptions_set_fill_cache(m->rscan, 0);
     m->wsync = leveldb_writeoptions_create();
@@ -115,6 +116,9 @@ static int write_batch(struct meta *m, leveldb_writebatch_t *b, bool sync)
     return write_with(m, b, sync && !m->lazy ? m->wsync : m->wlazy);
 }
 
+static int get_path(struct meta *m, const leveldb_readoptions_t *ro, const char *pathkey,
+                    struct file_info *out);
+
 static void day_of(const struct file_info *fi, char day[16])
 {
     path_day((time_t)fi->timestamp, day, 16);
@@ -129,7 +133,8 @@ static int write_record(struct meta *m, const struct file_info *fi, bool put,
         fileinfo_path_key(fi, pk);
         day_of(fi, day);
         struct file_info old;
-        if (put && meta_get_path(m, pk, &old) == 0) {
+        /* a new path is the common case; its probe is not worth a cache slot either */
+        if (put && get_path(m, m->rscan, pk, &old) == 0) {
             /* the path held other content or another day: drop its index entries */
             char oday[16];
             day_of(&old, oday);
@@ -230,11 +235,12 @@ int meta_kv_get(struct meta *m, const char *key, char **val, size_t *vlen)
     return 0;
 }
 
-static int get_raw(struct meta *m, const char *key, size_t klen, struct file_info *out)
+static int get_raw(struct meta *m, const leveldb_readoptions_t *ro, const char *key,
+                   size_t klen, struct file_info *out)
 {
     char *err = NULL;
     size_t vlen = 0;
-    char *v = leveldb_get(m->db, m->ropts, key, klen, &vlen, &err);
+    char *v = leveldb_get(m->db, ro, key, klen, &vlen, &err);
     if (err) {
         log_error("meta", "read failed: %s", err);
         leveldb_free(err);
@@ -247,13 +253,19 @@ static int get_raw(struct meta *m, const char *key, size_t klen, struct file_inf
     return rc < 0 ? ERR_CORRUPT : 0;
 }
 
-int meta_get_path(struct meta *m, const char *pathkey, struct file_info *out)
+static int get_path(struct meta *m, const leveldb_readoptions_t *ro, const char *pathkey,
+                    struct file_info *out)
 {
     char k[KEY_MAX];
     int kl = snprintf(k, sizeof k, "p/%s", pathkey);
     if (kl < 0 || (size_t)kl >= sizeof k)
         return -ENOENT;
-    return get_raw(m, k, (size_t)kl, out);
+    return get_raw(m, ro, k, (size_t)kl, out);
+}
+
+int meta_get_path(struct meta *m, const char *pathkey, struct file_info *out)
+{
+    return get_path(m, m->ropts, pathkey, out);
 }
 
 static int scan_prefix(struct meta *m, const char *prefix, meta_kv_fn cb, void *ctx)

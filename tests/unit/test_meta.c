@@ -1,7 +1,7 @@
 /* Unit tests for meta: put/get by path key, lookup of every path of a digest (bounded),
  * delete and re-put keeping the digest and per-day indexes exact, scans, counts, extra keys
  * written in the record's batch, persistence across reopen, corrupt records skipped by
- * scans, concurrent writers. */
+ * scans, concurrent writers, and which reads may fill the block cache. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -690,6 +690,43 @@ static void test_scans_leave_the_block_cache_alone(void **state)
     assert_true(meta_mem_bytes(f->m) - m1 > 32 * 1024);
 }
 
+/* A write looks for the record at its path first (to drop the old index entries); that
+ * probe does not cache either. Growth by writing new paths (memtable only) is the yardstick
+ * for growth by rewriting stored ones, whose probes find blocks in the tables. */
+#define REWRITES 600
+static void test_write_probes_leave_the_block_cache_alone(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi;
+    char md5[33], name[32];
+    for (int i = 0; i < CACHE_FILES; i++) {
+        snprintf(md5, sizeof md5, "%08x%024d", (unsigned)i * 2654435761u, i);
+        snprintf(name, sizeof name, "w%d.bin", i);
+        make_fi(&fi, "cache/w", name, md5, i, TS_DAY1);
+        assert_int_equal(meta_write_bulk(f->m, &fi, true, NULL, 0), 0);
+    }
+    meta_close(f->m);
+    f->m = NULL;
+    assert_int_equal(meta_open(f->db, &f->m), 0);
+    long long m0 = meta_mem_bytes(f->m);
+    for (int i = 0; i < REWRITES; i++) {
+        snprintf(md5, sizeof md5, "%08x%024d", (unsigned)i * 2654435761u, i);
+        snprintf(name, sizeof name, "n%d.bin", i); /* new paths */
+        make_fi(&fi, "cache/w", name, md5, i, TS_DAY1);
+        assert_int_equal(meta_write_bulk(f->m, &fi, true, NULL, 0), 0);
+    }
+    long long m1 = meta_mem_bytes(f->m);
+    for (int i = 0; i < CACHE_FILES; i += CACHE_FILES / REWRITES) {
+        snprintf(md5, sizeof md5, "%08x%024d", (unsigned)i * 2654435761u, i);
+        snprintf(name, sizeof name, "w%d.bin", i); /* stored paths */
+        make_fi(&fi, "cache/w", name, md5, i + 1, TS_DAY1);
+        assert_int_equal(meta_write_bulk(f->m, &fi, true, NULL, 0), 0);
+    }
+    long long m2 = meta_mem_bytes(f->m);
+    print_message("new paths: +%lld, rewrites: +%lld\n", m1 - m0, m2 - m1);
+    assert_true(m2 - m1 < 2 * (m1 - m0));
+}
+
 static void test_open_bad_dir(void **state)
 {
     struct fixture *f = *state;
@@ -783,6 +820,7 @@ int main(void)
         T(test_kv_scan_and_count),
         T(test_reopen_keeps_data),
         T(test_scans_leave_the_block_cache_alone),
+        T(test_write_probes_leave_the_block_cache_alone),
         T(test_open_bad_dir),
         cmocka_unit_test(test_close_null),
         T(test_concurrent_puts),

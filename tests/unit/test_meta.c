@@ -659,20 +659,39 @@ static void test_reopen_keeps_data(void **state)
 /* Scans (an upload's dedupe probe, listings) read blocks without caching them, point reads
  * cache theirs: a run of uploads must not fill the block cache with random digests. */
 #define CACHE_FILES 3000
+static void cache_md5(int i, char md5[33])
+{
+    snprintf(md5, 33, "%08x%024d", (unsigned)i * 2654435761u, i);
+}
+
+/* Record i: "<prefix><i>.bin" in cache/d with cache_md5(i), size `size + i`. */
+static void cache_fi(struct file_info *fi, const char *prefix, int i, int size)
+{
+    char md5[33], name[32];
+    cache_md5(i, md5);
+    snprintf(name, sizeof name, "%s%d.bin", prefix, i);
+    make_fi(fi, "cache/d", name, md5, size + i, TS_DAY1);
+}
+
+/* CACHE_FILES records, then a reopen, which moves them all into table files. */
+static void cache_fill(struct fixture *f)
+{
+    struct file_info fi;
+    for (int i = 0; i < CACHE_FILES; i++) {
+        cache_fi(&fi, "c", i, 0);
+        assert_int_equal(meta_write_bulk(f->m, &fi, true, NULL, 0), 0);
+    }
+    meta_close(f->m);
+    f->m = NULL;
+    assert_int_equal(meta_open(f->db, &f->m), 0);
+}
+
 static void test_scans_leave_the_block_cache_alone(void **state)
 {
     struct fixture *f = *state;
-    struct file_info fi, out[1];
-    char md5[33], name[32];
-    for (int i = 0; i < CACHE_FILES; i++) {
-        snprintf(md5, sizeof md5, "%08x%024d", (unsigned)i * 2654435761u, i);
-        snprintf(name, sizeof name, "c%d.bin", i);
-        make_fi(&fi, "cache/d", name, md5, i, TS_DAY1);
-        assert_int_equal(meta_write_bulk(f->m, &fi, true, NULL, 0), 0);
-    }
-    meta_close(f->m); /* the reopen moves every record into table files */
-    f->m = NULL;
-    assert_int_equal(meta_open(f->db, &f->m), 0);
+    struct file_info out[1];
+    char md5[33];
+    cache_fill(f);
     long long m0 = meta_mem_bytes(f->m);
     assert_true(m0 >= 0);
     for (int i = 0; i < CACHE_FILES; i++) {
@@ -684,7 +703,7 @@ static void test_scans_leave_the_block_cache_alone(void **state)
     long long m1 = meta_mem_bytes(f->m);
     assert_true(m1 - m0 < 4096);
     for (int i = 0; i < CACHE_FILES; i += 10) {
-        snprintf(md5, sizeof md5, "%08x%024d", (unsigned)i * 2654435761u, i);
+        cache_md5(i, md5);
         assert_int_equal(meta_find_digest(f->m, md5, out, 1), 1); /* reads its record */
     }
     assert_true(meta_mem_bytes(f->m) - m1 > 32 * 1024);
@@ -698,28 +717,15 @@ static void test_write_probes_leave_the_block_cache_alone(void **state)
 {
     struct fixture *f = *state;
     struct file_info fi;
-    char md5[33], name[32];
-    for (int i = 0; i < CACHE_FILES; i++) {
-        snprintf(md5, sizeof md5, "%08x%024d", (unsigned)i * 2654435761u, i);
-        snprintf(name, sizeof name, "w%d.bin", i);
-        make_fi(&fi, "cache/w", name, md5, i, TS_DAY1);
-        assert_int_equal(meta_write_bulk(f->m, &fi, true, NULL, 0), 0);
-    }
-    meta_close(f->m);
-    f->m = NULL;
-    assert_int_equal(meta_open(f->db, &f->m), 0);
+    cache_fill(f);
     long long m0 = meta_mem_bytes(f->m);
     for (int i = 0; i < REWRITES; i++) {
-        snprintf(md5, sizeof md5, "%08x%024d", (unsigned)i * 2654435761u, i);
-        snprintf(name, sizeof name, "n%d.bin", i); /* new paths */
-        make_fi(&fi, "cache/w", name, md5, i, TS_DAY1);
+        cache_fi(&fi, "n", i, 0); /* new paths */
         assert_int_equal(meta_write_bulk(f->m, &fi, true, NULL, 0), 0);
     }
     long long m1 = meta_mem_bytes(f->m);
     for (int i = 0; i < CACHE_FILES; i += CACHE_FILES / REWRITES) {
-        snprintf(md5, sizeof md5, "%08x%024d", (unsigned)i * 2654435761u, i);
-        snprintf(name, sizeof name, "w%d.bin", i); /* stored paths */
-        make_fi(&fi, "cache/w", name, md5, i + 1, TS_DAY1);
+        cache_fi(&fi, "c", i, 1); /* stored paths, another size */
         assert_int_equal(meta_write_bulk(f->m, &fi, true, NULL, 0), 0);
     }
     long long m2 = meta_mem_bytes(f->m);

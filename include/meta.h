@@ -17,6 +17,11 @@
 struct meta; /* opaque */
 
 int meta_open(const char *dir, struct meta **out);
+/* Before the first meta_open, in an offline run (--rebuild-meta, --restore-meta): table
+ * files are mapped as LevelDB does by default. A node reads them with pread, so that they do
+ * not count in its resident memory; mapped, a rebuild of 1M records takes 39 s instead of
+ * 94, and nothing but the batch runs in that process. */
+void meta_map_tables(void);
 void meta_close(struct meta *m);
 
 /* One extra key to write (val != NULL) or delete (val == NULL) in the same batch. */

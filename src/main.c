@@ -12,6 +12,7 @@
 #include "build_info.h"
 #include "cfg.h"
 #include "log.h"
+#include "meta.h"
 #include "server.h"
 
 #define DRAIN_MS 30000
@@ -114,6 +115,8 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    if (rebuild || restore)
+        meta_map_tables(); /* a batch: its speed matters, not its resident memory */
     struct server *srv = calloc(1, sizeof *srv);
     char err[4096] = "";
     if (!srv)

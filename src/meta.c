@@ -38,10 +38,17 @@ struct meta {
 extern void meta_leveldb_mmap_limit(int limit)
     __asm__("_ZN7leveldb18EnvPosixTestHelper20SetReadOnlyMMapLimitEi") __attribute__((weak));
 
+static bool map_tables;
+
 static void no_table_mmap(void)
 {
-    if (meta_leveldb_mmap_limit)
+    if (meta_leveldb_mmap_limit && !map_tables)
         meta_leveldb_mmap_limit(0);
+}
+
+void meta_map_tables(void)
+{
+    map_tables = true;
 }
 
 int meta_open(const char *dir, struct meta **out)

@@ -7,15 +7,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* dlopen(soname) with every symbol bound now and kept local; NULL (logged as `who`) when the
- * library cannot be loaded. */
-void *dynlib_open(const char *soname, const char *who);
-/* Stores the address of `name` into the function pointer at slot (size: its size); false
- * (logged) when the library lacks it. */
-bool dynlib_sym(void *lib, const char *soname, const char *who, const char *name, void *slot,
-                size_t size);
+/* A function the library must have: its name, and the function pointer to store it in. */
+struct dynlib_sym {
+    const char *name;
+    void *slot;  /* the address of a function pointer */
+    size_t size; /* its size */
+};
 
-/* For a library found lacking: nothing of it has been called. */
-void dynlib_close(void *lib);
+/* dlopen(soname), every symbol bound now and kept local, then each of syms resolved into its
+ * slot. The handle, or NULL (logged as `who`, the library closed again) when the library
+ * cannot be loaded or lacks one of them. */
+void *dynlib_load(const char *soname, const char *who, const struct dynlib_sym *syms,
+                  size_t nsyms);
 
 #endif

@@ -6,28 +6,31 @@
 
 #include "log.h"
 
-void *dynlib_open(const char *soname, const char *who)
+static bool resolve(void *lib, const char *soname, const char *who,
+                    const struct dynlib_sym *s)
 {
-    void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-    if (!lib)
-        log_error(who, "cannot load %s: %s", soname, dlerror());
-    return lib;
-}
-
-bool dynlib_sym(void *lib, const char *soname, const char *who, const char *name, void *slot,
-                size_t size)
-{
-    void *sym = dlsym(lib, name);
-    if (!sym || size != sizeof(sym)) {
-        log_error(who, "%s: no %s", soname, name);
+    void *sym = dlsym(lib, s->name);
+    if (!sym || s->size != sizeof(sym)) {
+        log_error(who, "%s: no %s", soname, s->name);
         return false;
     }
-    memcpy(slot, &sym, size); /* POSIX: a function's address converts through void * */
+    memcpy(s->slot, &sym, s->size); /* POSIX: a function's address converts through void * */
     return true;
 }
 
-void dynlib_close(void *lib)
+void *dynlib_load(const char *soname, const char *who, const struct dynlib_sym *syms,
+                  size_t nsyms)
 {
-    if (lib)
-        dlclose(lib);
+    void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        log_error(who, "cannot load %s: %s", soname, dlerror());
+        return NULL;
+    }
+    for (size_t i = 0; i < nsyms; i++) {
+        if (!resolve(lib, soname, who, &syms[i])) {
+            dlclose(lib); /* nothing of it has been called */
+            return NULL;
+        }
+    }
+    return lib;
 }

@@ -60,20 +60,13 @@ static struct {
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static bool global_ok;
 
-#define PEER_CURL_LOAD(f)                                                                  \
-    ok = ok && dynlib_sym(lib, PEER_LIBCURL, "peer", "curl_" #f, &lc.f, sizeof(lc.f));
+#define PEER_CURL_SYM(f) {"curl_" #f, &lc.f, sizeof(lc.f)},
 
 static void global_init(void)
 {
-    void *lib = dynlib_open(PEER_LIBCURL, "peer");
-    if (!lib)
+    const struct dynlib_sym syms[] = {PEER_CURL_FUNCS(PEER_CURL_SYM)};
+    if (!dynlib_load(PEER_LIBCURL, "peer", syms, sizeof syms / sizeof syms[0]))
         return;
-    bool ok = true;
-    PEER_CURL_FUNCS(PEER_CURL_LOAD)
-    if (!ok) {
-        dynlib_close(lib);
-        return;
-    }
     CURLcode c = lc.global_init(CURL_GLOBAL_DEFAULT);
     if (c != CURLE_OK) {
         log_error("peer", "curl_global_init: %s", lc.easy_strerror(c));

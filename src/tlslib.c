@@ -18,7 +18,6 @@ int tlslib_load(void)
 #include <gnutls/gnutls.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdbool.h>
 #include <stdlib.h>
 
 #include "dynlib.h"
@@ -101,23 +100,18 @@ static struct {
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static atomic_bool loaded;
 
-#define LOAD_X(ret, name, params, args, fail) LOAD_V(name, params, args)
-#define LOAD_V(name, params, args)                                                            \
-    ok = ok && dynlib_sym(lib, TLSLIB_SONAME, "tls", #name, &real.name, sizeof(real.name));
+#define SYM_X(ret, name, params, args, fail) SYM_V(name, params, args)
+#define SYM_V(name, params, args) {#name, &real.name, sizeof(real.name)},
 
 static void load(void)
 {
-    void *lib = dynlib_open(TLSLIB_SONAME, "tls");
-    if (!lib)
+    const struct dynlib_sym syms[] = {
+        TLSLIB_FUNCS(SYM_X, SYM_V)
+        SYM_V(gnutls_global_init, (void), ())
+        SYM_V(gnutls_global_deinit, (void), ())
+    };
+    if (!dynlib_load(TLSLIB_SONAME, "tls", syms, sizeof syms / sizeof syms[0]))
         return;
-    bool ok = true;
-    TLSLIB_FUNCS(LOAD_X, LOAD_V)
-    LOAD_V(gnutls_global_init, _, _)
-    LOAD_V(gnutls_global_deinit, _, _)
-    if (!ok) {
-        dynlib_close(lib);
-        return;
-    }
     int rc = real.gnutls_global_init();
     if (rc < 0) {
         log_error("tls", "gnutls_global_init: %s", real.gnutls_strerror(rc));

@@ -620,15 +620,13 @@ int http_server_start(struct server *srv, struct http_server **out)
         cert = read_small(p);
         snprintf(p, sizeof p, "%s/conf/server.key", srv->root);
         key = read_small(p);
-        if (!cert || !key) {
-            log_error("http", "enable_https: cannot read conf/server.crt and conf/server.key");
-            free(cert);
-            free(key);
-            free(hs);
-            return ERR_CONFIG;
-        }
-        if (tlslib_load() < 0) {
-            log_error("http", "enable_https: GnuTLS (libgnutls30) cannot be loaded");
+        const char *why = NULL;
+        if (!cert || !key)
+            why = "cannot read conf/server.crt and conf/server.key";
+        else if (tlslib_load() < 0)
+            why = "GnuTLS (libgnutls30) cannot be loaded";
+        if (why) {
+            log_error("http", "enable_https: %s", why);
             free(cert);
             free(key);
             free(hs);

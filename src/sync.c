@@ -269,17 +269,16 @@ static int index_write(struct server *srv, const struct file_info *fi, bool put,
     fileinfo_path_key(fi, pk);
     char tomb[128];
     /* a removal leaves a tombstone, a put clears it (when any can exist) */
-    if (!put) {
+    if (!put)
         tombstone_coming(srv);
+    if (!put || atomic_load(&srv->tombstones)) {
         snprintf(kv[n].key, sizeof kv[n].key, "x/%s", pk);
-        int tl = snprintf(tomb, sizeof tomb, "{\"md5\":\"%s\",\"time\":%lld}", fi->md5,
-                          now_ms());
-        kv[n].val = tomb;
-        kv[n].vlen = (size_t)tl;
-        n++;
-    } else if (atomic_load(&srv->tombstones)) {
-        snprintf(kv[n].key, sizeof kv[n].key, "x/%s", pk);
-        kv[n].val = NULL;
+        if (!put) { /* for a put, val stays NULL: a delete */
+            int tl = snprintf(tomb, sizeof tomb, "{\"md5\":\"%s\",\"time\":%lld}",
+                              fi->md5, now_ms());
+            kv[n].val = tomb;
+            kv[n].vlen = (size_t)tl;
+        }
         n++;
     }
     size_t jobs = n; /* kv[jobs, jobs + npeers) own their values */

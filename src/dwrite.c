@@ -159,7 +159,8 @@ static int release(struct dwrite *w, bool write_tail)
     }
     int rc = atomic_load(&w->err);
     if (rc == 0 && write_tail && w->fill)
-        rc = fileio_pwrite_all(w->fd, w->bufs[w->full % DWRITE_BUFS], w->fill, w->full * DWRITE_BUF);
+        rc = fileio_pwrite_all(w->fd, w->bufs[w->full % DWRITE_BUFS], w->fill,
+                               w->full * DWRITE_BUF);
     for (int i = 0; i < DWRITE_BUFS; i++)
         free(w->bufs[i]);
     close(w->dfd);

@@ -49,6 +49,9 @@ long long store_syncs(const struct store *s);
 int store_tmp_create(struct store *s, struct store_tmp *t);
 /* From now on temps are named files, as on filesystems without O_TMPFILE (for tests). */
 void store_use_named_tmp(struct store *s);
+/* From now on anonymous temps are named through /proc/self/fd, as for a process without
+ * CAP_DAC_READ_SEARCH (for tests). */
+void store_use_proc_link(struct store *s);
 /* Writes to the file, or to memory for a memory temp (spilling to a file when full). */
 int store_tmp_write(struct store_tmp *t, const void *p, size_t n);
 /* For a large stream into a new, empty file temp: the writes that follow go through

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,14 @@ static int reopen_dir(int fd)
 struct store {
     int files_fd;
     int tmp_fd;
-    bool anon_tmp; /* temps are O_TMPFILE files, named by linkat through /proc/self/fd */
+    bool anon_tmp;   /* temps are O_TMPFILE files, named by linkat */
+    bool link_empty; /* ... with AT_EMPTY_PATH (CAP_DAC_READ_SEARCH), else via /proc */
+    /* The directory of the last link: every upload of a minute goes to the same one, and
+     * its resolution beneath files/ is a path walk per upload. Owned here, handed out as
+     * dups; a directory removed meanwhile refuses links (ENOENT) and is opened anew. */
+    pthread_mutex_t dir_lock;
+    int dir_fd;
+    char dir_rel[PATH_MAX_REL + 1];
     struct fsbarrier *barrier;
     atomic_size_t mem_used; /* bytes reserved by memory temps */
 };
@@ -70,9 +78,11 @@ static int clean_tmp(int tmp_fd)
 }
 
 /* Names an anonymous (O_TMPFILE) file: a plain linkat of it needs AT_EMPTY_PATH and with it
- * CAP_DAC_READ_SEARCH, its /proc/self/fd link does not. */
-static int link_anon(int fd, int dfd, const char *name)
+ * CAP_DAC_READ_SEARCH, its /proc/self/fd link does not but costs a walk through procfs. */
+static int link_anon(int fd, int dfd, const char *name, bool empty_path)
 {
+    if (empty_path)
+        return linkat(fd, "", dfd, name, AT_EMPTY_PATH) < 0 ? -errno : 0;
     char p[48];
     snprintf(p, sizeof p, "/proc/self/fd/%d", fd);
     return linkat(AT_FDCWD, p, dfd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
@@ -87,7 +97,9 @@ static int open_anon(int tmp_fd)
     return fd < 0 ? -errno : fd;
 }
 
-static bool anon_tmp_works(int tmp_fd)
+/* Whether anonymous temps can be named here, and how: with AT_EMPTY_PATH when the process
+ * may, else through /proc/self/fd. */
+static bool anon_tmp_works(int tmp_fd, bool empty_path)
 {
     int fd = open_anon(tmp_fd);
     if (fd < 0)
@@ -96,7 +108,7 @@ static bool anon_tmp_works(int tmp_fd)
      * the first use of the random generator maps a megabyte or two of libcrypto */
     char name[32];
     snprintf(name, sizeof name, "probe-%ld", (long)getpid());
-    bool ok = link_anon(fd, tmp_fd, name) == 0;
+    bool ok = link_anon(fd, tmp_fd, name, empty_path) == 0;
     if (ok)
         unlinkat(tmp_fd, name, 0);
     close(fd);
@@ -117,7 +129,8 @@ int store_open(const char *root, enum fsbarrier_mode mode, struct store **out)
     int rc;
     const char *r = (root && *root) ? root : ".";
     struct store *s = xcalloc(1, sizeof *s);
-    s->files_fd = s->tmp_fd = -1;
+    s->files_fd = s->tmp_fd = s->dir_fd = -1;
+    pthread_mutex_init(&s->dir_lock, NULL);
     snprintf(p, sizeof p, "%s/files", r);
     if ((rc = open_dir_created(p)) < 0)
         goto fail;
@@ -132,7 +145,8 @@ int store_open(const char *root, enum fsbarrier_mode mode, struct store **out)
         goto fail;
     s->tmp_fd = rc;
     clean_tmp(s->tmp_fd);
-    s->anon_tmp = anon_tmp_works(s->tmp_fd);
+    s->link_empty = anon_tmp_works(s->tmp_fd, true);
+    s->anon_tmp = s->link_empty || anon_tmp_works(s->tmp_fd, false);
     s->barrier = fsbarrier_new(s->files_fd, mode);
     *out = s;
     return 0;
@@ -150,6 +164,9 @@ void store_close(struct store *s)
         close(s->files_fd);
     if (s->tmp_fd >= 0)
         close(s->tmp_fd);
+    if (s->dir_fd >= 0)
+        close(s->dir_fd);
+    pthread_mutex_destroy(&s->dir_lock);
     fsbarrier_free(s->barrier);
     free(s);
 }
@@ -162,6 +179,11 @@ int store_files_fd(const struct store *s)
 void store_use_named_tmp(struct store *s)
 {
     s->anon_tmp = false;
+}
+
+void store_use_proc_link(struct store *s)
+{
+    s->link_empty = false;
 }
 
 int store_sync_fs(struct store *s)
@@ -342,6 +364,48 @@ static int open_dir_created_at(struct store *s, const char *dir, int *dfd)
     return open_dir_of(s, dir, dfd);
 }
 
+static void dir_forget(struct store *s)
+{
+    pthread_mutex_lock(&s->dir_lock);
+    if (s->dir_fd >= 0)
+        close(s->dir_fd);
+    s->dir_fd = -1;
+    s->dir_rel[0] = '\0';
+    pthread_mutex_unlock(&s->dir_lock);
+}
+
+/* open_dir_created_at through the one-entry cache; *cached tells the caller that a refusal
+ * (ENOENT: the directory was removed since) deserves one retry after dir_forget. */
+static int open_dir_cached(struct store *s, const char *dir, int *dfd, bool *cached)
+{
+    *cached = false;
+    pthread_mutex_lock(&s->dir_lock);
+    if (s->dir_fd >= 0 && strcmp(s->dir_rel, dir) == 0) {
+        int fd = fcntl(s->dir_fd, F_DUPFD_CLOEXEC, 0);
+        pthread_mutex_unlock(&s->dir_lock);
+        if (fd < 0)
+            return -errno;
+        *dfd = fd;
+        *cached = true;
+        return 0;
+    }
+    pthread_mutex_unlock(&s->dir_lock);
+    int rc = open_dir_created_at(s, dir, dfd);
+    if (rc < 0 || strlen(dir) >= sizeof s->dir_rel)
+        return rc;
+    int keep = fcntl(*dfd, F_DUPFD_CLOEXEC, 0);
+    if (keep < 0)
+        return 0; /* only the cache goes without */
+    pthread_mutex_lock(&s->dir_lock);
+    int old = s->dir_fd;
+    s->dir_fd = keep;
+    snprintf(s->dir_rel, sizeof s->dir_rel, "%s", dir);
+    pthread_mutex_unlock(&s->dir_lock);
+    if (old >= 0)
+        close(old);
+    return 0;
+}
+
 static int open_dir_of(struct store *s, const char *dir, int *dfd)
 {
     if (!*dir) {
@@ -355,27 +419,41 @@ static int open_dir_of(struct store *s, const char *dir, int *dfd)
     return 0;
 }
 
+/* Gives the temp its name in dfd, never replacing one. */
+static int name_tmp(struct store *s, struct store_tmp *t, int dfd, const char *name)
+{
+    if (!t->name[0]) /* like RENAME_NOREPLACE, linkat never replaces a name */
+        return link_anon(t->fd, dfd, name, s->link_empty);
+    if (renameat2(s->tmp_fd, t->name, dfd, name, RENAME_NOREPLACE) == 0)
+        return 0;
+    int rc = -errno;
+    /* filesystems without RENAME_NOREPLACE: link refuses to replace as well */
+    if (rc == -EINVAL || rc == -ENOSYS) {
+        rc = linkat(s->tmp_fd, t->name, dfd, name, 0) < 0 ? -errno : 0;
+        if (rc == 0)
+            unlinkat(s->tmp_fd, t->name, 0);
+    }
+    return rc;
+}
+
 int store_tmp_link(struct store *s, struct store_tmp *t, const char *dir, const char *name,
                    int *dfd_out)
 {
     int rc, dfd = -1;
+    bool cached;
     if (path_check_name(name) < 0)
         return -EINVAL;
     if ((rc = store_tmp_spill(t)) < 0)
         return rc;
-    if ((rc = open_dir_created_at(s, dir, &dfd)) < 0)
+    if ((rc = open_dir_cached(s, dir, &dfd, &cached)) < 0)
         return rc;
-    if (!t->name[0]) {
-        /* like RENAME_NOREPLACE, linkat never replaces a name */
-        rc = link_anon(t->fd, dfd, name);
-    } else if (renameat2(s->tmp_fd, t->name, dfd, name, RENAME_NOREPLACE) < 0) {
-        rc = -errno;
-        /* filesystems without RENAME_NOREPLACE: link refuses to replace as well */
-        if (rc == -EINVAL || rc == -ENOSYS) {
-            rc = linkat(s->tmp_fd, t->name, dfd, name, 0) < 0 ? -errno : 0;
-            if (rc == 0)
-                unlinkat(s->tmp_fd, t->name, 0);
-        }
+    rc = name_tmp(s, t, dfd, name);
+    if (rc == -ENOENT && cached) { /* the directory was removed since it was cached */
+        close(dfd);
+        dir_forget(s);
+        if ((rc = open_dir_cached(s, dir, &dfd, &cached)) < 0)
+            return rc;
+        rc = name_tmp(s, t, dfd, name);
     }
     if (rc < 0) {
         close(dfd);

@@ -66,6 +66,16 @@ static int setup_anon(void **state)
     return setup_mode(state, FSBARRIER_GROUP, false);
 }
 
+/* anonymous temps named through /proc/self/fd, as for a process without
+ * CAP_DAC_READ_SEARCH; a root test run would take AT_EMPTY_PATH only */
+static int setup_anon_proc(void **state)
+{
+    int rc = setup_mode(state, FSBARRIER_GROUP, false);
+    if (rc == 0)
+        store_use_proc_link(((struct fixture *)*state)->s);
+    return rc;
+}
+
 static int teardown(void **state)
 {
     struct fixture *f = *state;
@@ -107,6 +117,14 @@ static void assert_fd_content(int fd, const char *want)
     assert_true(n >= 0);
     buf[n] = '\0';
     assert_string_equal(buf, want);
+}
+
+/* The file rel below files/ holds want. */
+static void assert_stored(const struct fixture *f, const char *rel, const char *want)
+{
+    char p[1200];
+    full(f, "files", rel, p, sizeof(p));
+    assert_file_content(p, want);
 }
 
 static int commit_bytes(struct store *s, const char *dir, const char *name, const char *data)
@@ -242,14 +260,11 @@ static void test_commit_top_level(void **state)
 static void test_commit_existing_dir(void **state)
 {
     struct fixture *f = *state;
-    char p[1024];
     assert_int_equal(commit_bytes(f->s, "d1/d2", "a", "1"), 0);
     assert_int_equal(commit_bytes(f->s, "d1/d2", "b", "2"), 0);
     assert_int_equal(commit_bytes(f->s, "d1", "c", "3"), 0);
-    full(f, "files", "d1/d2/b", p, sizeof(p));
-    assert_file_content(p, "2");
-    full(f, "files", "d1/c", p, sizeof(p));
-    assert_file_content(p, "3");
+    assert_stored(f, "d1/d2/b", "2");
+    assert_stored(f, "d1/c", "3");
 }
 
 static void test_commit_distinct_temps(void **state)
@@ -350,6 +365,36 @@ static void test_commit_symlinked_dir_refused(void **state)
     assert_false(exists(p));
     snprintf(p, sizeof(p), "%s/deeper", out);
     assert_false(exists(p));
+}
+
+/* The directory of the last commit is kept open: one removed since, or replaced by a
+ * symlink, must be neither written through nor a reason to fail. */
+static void test_commit_after_dir_removed(void **state)
+{
+    struct fixture *f = *state;
+    char p[1200], d[1200], out[1024];
+    assert_int_equal(commit_bytes(f->s, "a/b", "one.txt", "1"), 0);
+    full(f, "files", "a/b/one.txt", p, sizeof(p));
+    assert_int_equal(unlink(p), 0);
+    full(f, "files", "a/b", d, sizeof(d));
+    assert_int_equal(rmdir(d), 0);
+    assert_int_equal(commit_bytes(f->s, "a/b", "two.txt", "2"), 0);
+    full(f, "files", "a/b/two.txt", p, sizeof(p));
+    assert_file_content(p, "2");
+    /* again, and now a symlink to outside takes the directory's place */
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(rmdir(d), 0);
+    snprintf(out, sizeof(out), "%s/outside", f->base);
+    assert_int_equal(mkdir(out, 0775), 0);
+    assert_int_equal(symlink(out, d), 0);
+    assert_true(commit_bytes(f->s, "a/b", "three.txt", "3") < 0);
+    assert_int_equal(count_entries(out), 0);
+    /* another directory in between, then back: still the right place */
+    assert_int_equal(unlink(d), 0);
+    assert_int_equal(commit_bytes(f->s, "a/c", "four.txt", "4"), 0);
+    assert_int_equal(commit_bytes(f->s, "a/b", "five.txt", "5"), 0);
+    assert_stored(f, "a/c/four.txt", "4");
+    assert_stored(f, "a/b/five.txt", "5");
 }
 
 static void test_discard(void **state)
@@ -1129,6 +1174,11 @@ int main(void)
         EACH_MODE(test_open_bad_root),
         cmocka_unit_test(test_close_null),
         cmocka_unit_test_setup_teardown(test_anon_commit_places_bytes, setup_anon, teardown),
+        cmocka_unit_test_setup_teardown(test_anon_commit_places_bytes, setup_anon_proc,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_commit_after_dir_removed, setup_anon, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_after_dir_removed, setup_anon_proc,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_commit_existing_name, setup_anon, teardown),
         cmocka_unit_test_setup_teardown(test_commit_bad_name, setup_anon, teardown),
         cmocka_unit_test_setup_teardown(test_anon_discard_leaves_nothing, setup_anon, teardown),
@@ -1148,6 +1198,7 @@ int main(void)
         EACH_MODE(test_commit_bad_name),
         EACH_MODE(test_commit_bad_dir),
         EACH_MODE(test_commit_symlinked_dir_refused),
+        EACH_MODE(test_commit_after_dir_removed),
         EACH_MODE(test_discard),
         EACH_MODE(test_discard_never_created),
         EACH_MODE(test_mem_tmp_stays_in_memory),

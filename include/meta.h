@@ -1,12 +1,14 @@
 /* The metadata index in LevelDB (the only file that includes <leveldb/c.h>). It is an
  * index over files/, rebuildable from it. Keys are namespaced:
  *   p/<pathkey>            -> FileInfo JSON      (one per stored path)
- *   d/<digest>/<pathkey>   -> ""                 (paths holding some content)
+ *   d/<digest>             -> <pathkey>[+]       (a content's primary path; + : extras)
+ *   d/<digest>/<pathkey>   -> ""                 (the extras: other paths, same content)
  *   t/<yyyymmdd>/<pathkey> -> "<digest> <size>"  (files per upload day, for stat and repair)
  *   q/<peer>/<pathkey>     -> job JSON           (replication to one peer; sync.c)
  *   f/<pathkey>            -> job JSON           (a copy to pull from peers; sync.c)
  *   u/<tus id>             -> pathkey            (the record a tus upload became)
  *   x/<pathkey>            -> tombstone JSON     (a deleted path; sync.c)
+ *   v/digest-index         -> "1"                (the d/ keys have the form above)
  * Writes are synced batches: a record is durable when the call returns (unless
  * meta_set_lazy). Thread-safe. */
 #pragma once

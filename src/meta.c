@@ -1,6 +1,7 @@
 /* The metadata index on LevelDB, and the only file that includes <leveldb/c.h>. Each change
- * is one synced WriteBatch, so a record and its digest/day index entries appear together
- * and are durable on return; LevelDB groups concurrent synced writers into one log flush. */
+ * is one WriteBatch, so a record and its digest/day index entries appear together, and is
+ * durable on return (a sync of the log after it; LevelDB groups concurrent syncs into one
+ * log flush). */
 #include "meta.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include "errcode.h"
 #include "log.h"
 #include "path.h"
+#include "strparse.h"
 #include "xalloc.h"
 
 #define KEY_MAX 160
@@ -28,6 +30,10 @@ struct meta {
     bool lazy;                     /* sync_mode none: no write waits for the disk */
     leveldb_cache_t *cache;
     leveldb_filterpolicy_t *bloom;
+    /* Changes to the digest index read before they write (which path is a digest's
+     * primary): one at a time. LevelDB serializes its writers anyway; synced writes wait
+     * for the disk after this lock is released. */
+    pthread_mutex_t wlock;
 };
 
 /* LevelDB maps up to 1000 table files whole, and every page it touches counts in the node's
@@ -49,6 +55,125 @@ static void no_table_mmap(void)
 void meta_map_tables(void)
 {
     map_tables = true;
+}
+
+/* One point read: 0 with *v (leveldb_free it), -ENOENT, or -EIO. */
+static int db_get(struct meta *m, const leveldb_readoptions_t *ro, const char *k, size_t kl,
+                  char **v, size_t *n)
+{
+    char *err = NULL;
+    *n = 0;
+    *v = leveldb_get(m->db, ro, k, kl, n, &err);
+    if (err) {
+        log_error("meta", "read failed: %s", err);
+        leveldb_free(err);
+        return -EIO;
+    }
+    return *v ? 0 : -ENOENT;
+}
+
+/* Indexes written before "v/digest-index" held every path as "d/<digest>/<pathkey>": the
+ * first path of each digest becomes its primary, once. A crash halfway is resumed, since a
+ * digest that has a primary keeps its remaining keys as extras. */
+#define DIGEST_INDEX_MARK "v/digest-index"
+#define MIGRATE_BATCH 10000
+
+struct migrate {
+    leveldb_writebatch_t *b;
+    int ops;
+    char digest[DIGEST_HEX_MAX], first[DIGEST_HEX_MAX];
+    bool has_primary;
+    int paths;
+    long long moved;
+};
+
+static void put_primary(leveldb_writebatch_t *b, const char *digest, const char *pk, bool more);
+static void put_extra(leveldb_writebatch_t *b, const char *digest, const char *pk, bool put);
+static int write_with(struct meta *m, leveldb_writebatch_t *b, leveldb_writeoptions_t *o);
+
+static void migrate_flush_digest(struct migrate *g)
+{
+    if (!g->has_primary && g->paths > 0) {
+        put_primary(g->b, g->digest, g->first, g->paths > 1);
+        put_extra(g->b, g->digest, g->first, false);
+        g->ops += 2;
+        g->moved++;
+    }
+    g->digest[0] = '\0';
+    g->has_primary = false;
+    g->paths = 0;
+}
+
+static int migrate_key(struct migrate *g, const char *k, size_t kl)
+{
+    const char *d = k + 2, *end = k + kl;
+    const char *slash = memchr(d, '/', (size_t)(end - d));
+    size_t dl = (size_t)((slash ? slash : end) - d);
+    if (dl == 0 || dl >= DIGEST_HEX_MAX)
+        return 0; /* not a digest key of either form: left alone */
+    if (strlen(g->digest) != dl || memcmp(g->digest, d, dl) != 0) {
+        migrate_flush_digest(g);
+        memcpy(g->digest, d, dl);
+        g->digest[dl] = '\0';
+    }
+    if (!slash) {
+        g->has_primary = true;
+        return 0;
+    }
+    size_t pl = (size_t)(end - slash - 1);
+    if (g->paths++ == 0 && pl < DIGEST_HEX_MAX) {
+        memcpy(g->first, slash + 1, pl);
+        g->first[pl] = '\0';
+    } else if (g->paths == 1) {
+        g->paths = 0; /* an unusable path key cannot be the primary */
+    }
+    return 0;
+}
+
+static int migrate_digest_index(struct meta *m)
+{
+    char *err = NULL, *v;
+    size_t n;
+    int rc = db_get(m, m->ropts, DIGEST_INDEX_MARK, strlen(DIGEST_INDEX_MARK), &v, &n);
+    if (rc != -ENOENT) {
+        if (rc == 0)
+            leveldb_free(v);
+        return rc;
+    }
+    struct migrate g = {.b = leveldb_writebatch_create()};
+    leveldb_iterator_t *it = leveldb_create_iterator(m->db, m->rscan);
+    rc = 0;
+    for (leveldb_iter_seek(it, "d/", 2); rc == 0 && leveldb_iter_valid(it);
+         leveldb_iter_next(it)) {
+        size_t kl;
+        const char *k = leveldb_iter_key(it, &kl);
+        if (kl < 2 || memcmp(k, "d/", 2) != 0)
+            break;
+        rc = migrate_key(&g, k, kl);
+        if (rc == 0 && g.ops >= MIGRATE_BATCH) {
+            rc = write_with(m, g.b, m->wlazy);
+            g.b = leveldb_writebatch_create();
+            g.ops = 0;
+        }
+    }
+    leveldb_iter_get_error(it, &err);
+    leveldb_iter_destroy(it);
+    if (err) {
+        log_error("meta", "scan failed: %s", err);
+        leveldb_free(err);
+        rc = -EIO;
+    }
+    migrate_flush_digest(&g);
+    if (rc < 0) {
+        leveldb_writebatch_destroy(g.b);
+        return rc;
+    }
+    leveldb_writebatch_put(g.b, DIGEST_INDEX_MARK, strlen(DIGEST_INDEX_MARK), "1", 1);
+    if ((rc = write_with(m, g.b, m->wlazy)) == 0)
+        rc = meta_sync(m);
+    if (g.moved)
+        log_info("meta", "digest index: %lld digests given a primary path", g.moved);
+    return rc;
 }
 
 int meta_open(const char *dir, struct meta **out)
@@ -86,6 +211,12 @@ int meta_open(const char *dir, struct meta **out)
     leveldb_writeoptions_set_sync(m->wsync, 1);
     m->wlazy = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(m->wlazy, 0);
+    pthread_mutex_init(&m->wlock, NULL);
+    int rc = migrate_digest_index(m);
+    if (rc < 0) {
+        meta_close(m);
+        return rc;
+    }
     *out = m;
     return 0;
 }
@@ -102,6 +233,7 @@ void meta_close(struct meta *m)
     leveldb_options_destroy(m->opts);
     leveldb_cache_destroy(m->cache);
     leveldb_filterpolicy_destroy(m->bloom);
+    pthread_mutex_destroy(&m->wlock);
     free(m);
 }
 
@@ -131,12 +263,153 @@ static void day_of(const struct file_info *fi, char day[16])
     path_day((time_t)fi->timestamp, day, 16);
 }
 
+/* The digest index: "d/<digest>" -> "<pathkey>[+]" names one path holding the content (the
+ * primary), so that the question every upload asks, "is this content stored?", is a point
+ * lookup that LevelDB's bloom filters answer without reading a block. Other paths with the
+ * same content are "d/<digest>/<pathkey>" -> "" (extras); "+" says extras may exist. */
+#define DPRIMARY_MAX (DIGEST_HEX_MAX + 2)
+
+static bool is_pathkey(const char *v, size_t n)
+{
+    char t[DIGEST_HEX_MAX];
+    if (n != 32 && n != 40)
+        return false;
+    memcpy(t, v, n);
+    t[n] = '\0';
+    return strparse_is_hex(t, n);
+}
+
+/* 0 and the primary's path key (and whether extras may exist), -ENOENT, or -EIO. */
+static int get_primary(struct meta *m, const char *digest, char pk[DIGEST_HEX_MAX], bool *more)
+{
+    char k[KEY_MAX], *v;
+    size_t n;
+    int kl = snprintf(k, sizeof k, "d/%s", digest);
+    if (kl < 0 || (size_t)kl >= sizeof k)
+        return -ENOENT;
+    int rc = db_get(m, m->rscan, k, (size_t)kl, &v, &n);
+    if (rc < 0)
+        return rc;
+    *more = n > 0 && v[n - 1] == '+';
+    size_t pl = n - (*more ? 1 : 0);
+    rc = is_pathkey(v, pl) ? 0 : -ENOENT;
+    if (rc == 0) {
+        memcpy(pk, v, pl);
+        pk[pl] = '\0';
+    } else {
+        log_warn("meta", "digest %s: unreadable primary entry, looking at its extras", digest);
+        *more = true;
+    }
+    leveldb_free(v);
+    return rc;
+}
+
+static void put_primary(leveldb_writebatch_t *b, const char *digest, const char *pk, bool more)
+{
+    char k[KEY_MAX], v[DPRIMARY_MAX];
+    int kl = snprintf(k, sizeof k, "d/%s", digest);
+    int vl = snprintf(v, sizeof v, "%s%s", pk, more ? "+" : "");
+    leveldb_writebatch_put(b, k, (size_t)kl, v, (size_t)vl);
+}
+
+static void put_extra(leveldb_writebatch_t *b, const char *digest, const char *pk, bool put)
+{
+    char k[KEY_MAX];
+    int kl = snprintf(k, sizeof k, "d/%s/%s", digest, pk);
+    if (put)
+        leveldb_writebatch_put(b, k, (size_t)kl, "", 0);
+    else
+        leveldb_writebatch_delete(b, k, (size_t)kl);
+}
+
+static int scan_prefix(struct meta *m, const char *prefix, meta_kv_fn cb, void *ctx);
+
+struct extras_ctx {
+    const char *skip; /* a path key not to report (the one being removed) */
+    char first[DIGEST_HEX_MAX];
+    int n;
+    size_t prefix_len;
+};
+
+/* Counts the extras after the first (bounded: two tell all the caller needs). */
+static int extras_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    (void)v;
+    (void)vl;
+    struct extras_ctx *e = ctx;
+    size_t n = kl - e->prefix_len;
+    if (!is_pathkey(k + e->prefix_len, n) ||
+        (strlen(e->skip) == n && memcmp(e->skip, k + e->prefix_len, n) == 0))
+        return 0;
+    if (e->n++ == 0) {
+        memcpy(e->first, k + e->prefix_len, n);
+        e->first[n] = '\0';
+    }
+    return e->n >= 2;
+}
+
+/* Adds pk to the digest's paths. Under wlock. */
+static int index_add(struct meta *m, leveldb_writebatch_t *b, const char *digest, const char *pk)
+{
+    char prim[DIGEST_HEX_MAX];
+    bool more = false;
+    int rc = get_primary(m, digest, prim, &more);
+    if (rc == -ENOENT && !more) {
+        put_primary(b, digest, pk, false);
+        return 0;
+    }
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    if (rc == 0 && strcmp(prim, pk) == 0)
+        return 0;
+    if (rc == 0 && !more)
+        put_primary(b, digest, prim, true);
+    put_extra(b, digest, pk, true);
+    return 0;
+}
+
+/* Removes pk from the digest's paths; the first extra becomes the primary when pk was it.
+ * Under wlock. */
+static int index_drop(struct meta *m, leveldb_writebatch_t *b, const char *digest,
+                      const char *pk)
+{
+    char prim[DIGEST_HEX_MAX];
+    bool more = false;
+    int rc = get_primary(m, digest, prim, &more);
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    if (rc == 0 && strcmp(prim, pk) != 0) {
+        put_extra(b, digest, pk, false);
+        return 0;
+    }
+    if (rc == -ENOENT && !more)
+        return 0; /* not indexed */
+    put_extra(b, digest, pk, false); /* an unreadable primary: pk may be an extra */
+    struct extras_ctx e = {.skip = pk};
+    char prefix[KEY_MAX];
+    int pl = snprintf(prefix, sizeof prefix, "d/%s/", digest);
+    e.prefix_len = (size_t)pl;
+    if (more && (rc = scan_prefix(m, prefix, extras_cb, &e)) < 0)
+        return rc;
+    if (e.n == 0) {
+        char k[KEY_MAX];
+        int kl = snprintf(k, sizeof k, "d/%s", digest);
+        leveldb_writebatch_delete(b, k, (size_t)kl);
+        return 0;
+    }
+    put_primary(b, digest, e.first, e.n > 1);
+    put_extra(b, digest, e.first, false);
+    return 0;
+}
+
 static int write_record(struct meta *m, const struct file_info *fi, bool put,
                         const struct meta_kv *kv, size_t nkv, bool sync)
 {
     char pk[DIGEST_HEX_MAX], k[KEY_MAX], day[16], dv[80];
+    int rc = 0;
     leveldb_writebatch_t *b = leveldb_writebatch_create();
     if (fi) {
+        pthread_mutex_lock(&m->wlock);
         fileinfo_path_key(fi, pk);
         day_of(fi, day);
         struct file_info old;
@@ -145,10 +418,8 @@ static int write_record(struct meta *m, const struct file_info *fi, bool put,
             /* the path held other content or another day: drop its index entries */
             char oday[16];
             day_of(&old, oday);
-            if (strcmp(old.md5, fi->md5) != 0) {
-                int ko = snprintf(k, sizeof k, "d/%s/%s", old.md5, pk);
-                leveldb_writebatch_delete(b, k, (size_t)ko);
-            }
+            if (strcmp(old.md5, fi->md5) != 0 && old.md5[0])
+                rc = index_drop(m, b, old.md5, pk);
             if (strcmp(oday, day) != 0) {
                 int ko = snprintf(k, sizeof k, "t/%s/%s", oday, pk);
                 leveldb_writebatch_delete(b, k, (size_t)ko);
@@ -159,6 +430,7 @@ static int write_record(struct meta *m, const struct file_info *fi, bool put,
             size_t vlen;
             char *val = fileinfo_to_text(fi, &vlen);
             if (!val) {
+                pthread_mutex_unlock(&m->wlock);
                 leveldb_writebatch_destroy(b);
                 return -ENOMEM;
             }
@@ -167,11 +439,8 @@ static int write_record(struct meta *m, const struct file_info *fi, bool put,
         } else {
             leveldb_writebatch_delete(b, k, (size_t)kp);
         }
-        kp = snprintf(k, sizeof k, "d/%s/%s", fi->md5, pk);
-        if (put)
-            leveldb_writebatch_put(b, k, (size_t)kp, "", 0);
-        else
-            leveldb_writebatch_delete(b, k, (size_t)kp);
+        if (rc == 0 && fi->md5[0])
+            rc = put ? index_add(m, b, fi->md5, pk) : index_drop(m, b, fi->md5, pk);
         kp = snprintf(k, sizeof k, "t/%s/%s", day, pk);
         int dl = snprintf(dv, sizeof dv, "%s %lld", fi->md5, (long long)fi->size);
         if (put)
@@ -185,7 +454,17 @@ static int write_record(struct meta *m, const struct file_info *fi, bool put,
         else
             leveldb_writebatch_delete(b, kv[i].key, strlen(kv[i].key));
     }
-    return write_batch(m, b, sync);
+    if (!fi)
+        return write_batch(m, b, sync);
+    if (rc < 0)
+        leveldb_writebatch_destroy(b);
+    else
+        rc = write_with(m, b, m->wlazy);
+    pthread_mutex_unlock(&m->wlock);
+    /* durable on return: the log holds this batch before any later one */
+    if (rc == 0 && sync && !m->lazy)
+        rc = meta_sync(m);
+    return rc;
 }
 
 int meta_write(struct meta *m, const struct file_info *fi, bool put, const struct meta_kv *kv,
@@ -224,16 +503,11 @@ int meta_del(struct meta *m, const struct file_info *fi)
 
 int meta_kv_get(struct meta *m, const char *key, char **val, size_t *vlen)
 {
-    char *err = NULL;
-    size_t n = 0;
-    char *v = leveldb_get(m->db, m->ropts, key, strlen(key), &n, &err);
-    if (err) {
-        log_error("meta", "read failed: %s", err);
-        leveldb_free(err);
-        return -EIO;
-    }
-    if (!v)
-        return -ENOENT;
+    char *v;
+    size_t n;
+    int rc = db_get(m, m->ropts, key, strlen(key), &v, &n);
+    if (rc < 0)
+        return rc;
     *val = xmalloc(n + 1);
     memcpy(*val, v, n);
     (*val)[n] = '\0';
@@ -245,17 +519,12 @@ int meta_kv_get(struct meta *m, const char *key, char **val, size_t *vlen)
 static int get_raw(struct meta *m, const leveldb_readoptions_t *ro, const char *key,
                    size_t klen, struct file_info *out)
 {
-    char *err = NULL;
-    size_t vlen = 0;
-    char *v = leveldb_get(m->db, ro, key, klen, &vlen, &err);
-    if (err) {
-        log_error("meta", "read failed: %s", err);
-        leveldb_free(err);
-        return -EIO;
-    }
-    if (!v)
-        return -ENOENT;
-    int rc = fileinfo_from_text(out, v, vlen);
+    char *v;
+    size_t vlen;
+    int rc = db_get(m, ro, key, klen, &v, &vlen);
+    if (rc < 0)
+        return rc;
+    rc = fileinfo_from_text(out, v, vlen);
     leveldb_free(v);
     return rc < 0 ? ERR_CORRUPT : 0;
 }
@@ -328,19 +597,28 @@ static int find_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl
         return 0;
     memcpy(pk, k + f->prefix_len, n);
     pk[n] = '\0';
-    if (meta_get_path(f->m, pk, &f->out[f->n]) == 0)
+    if (get_path(f->m, f->m->ropts, pk, &f->out[f->n]) == 0)
         f->n++;
     return 0;
 }
 
 int meta_find_digest(struct meta *m, const char *digest, struct file_info *out, size_t max)
 {
-    char prefix[KEY_MAX];
+    char prefix[KEY_MAX], prim[DIGEST_HEX_MAX];
     int pl = snprintf(prefix, sizeof prefix, "d/%s/", digest);
-    if (pl < 0 || (size_t)pl >= sizeof prefix || max == 0)
+    if (pl < 0 || (size_t)pl >= sizeof prefix || max == 0 || !*digest)
         return 0;
+    bool more = false;
     struct find_ctx f = {m, out, max, 0, (size_t)pl};
-    int rc = scan_prefix(m, prefix, find_cb, &f);
+    int rc = get_primary(m, digest, prim, &more);
+    if (rc == -EIO)
+        return rc;
+    /* the record itself is what a download reads next: it may take a cache slot */
+    if (rc == 0 && get_path(m, m->ropts, prim, &out[0]) == 0)
+        f.n = 1;
+    if (!more || f.n >= max)
+        return (int)f.n;
+    rc = scan_prefix(m, prefix, find_cb, &f);
     return rc < 0 ? rc : (int)f.n;
 }
 

@@ -796,6 +796,217 @@ static void test_concurrent_puts(void **state)
     assert_int_equal(d.n, 1);
     assert_int_equal(d.count[0], WRITERS * PER_WRITER);
     assert_int_equal(d.bytes[0], WRITERS * PER_WRITER);
+    /* every path of both digests is indexed: no writer lost another's primary */
+    static struct file_info out[WRITERS * PER_WRITER];
+    assert_int_equal(meta_find_digest(f->m, MD5_A, out, WRITERS * PER_WRITER),
+                     WRITERS * PER_WRITER / 2);
+    assert_int_equal(meta_find_digest(f->m, MD5_B, out, WRITERS * PER_WRITER),
+                     WRITERS * PER_WRITER / 2);
+}
+
+/* ---- the digest index: a primary path per digest, the others as extras ---- */
+
+static void put_n(struct meta *m, const char *md5, int n)
+{
+    struct file_info fi;
+    for (int i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "n%d", i);
+        make_fi(&fi, "dig", name, md5, 1, TS_DAY1);
+        assert_int_equal(meta_put(m, &fi), 0);
+    }
+}
+
+static void del_name(struct meta *m, const char *md5, const char *name)
+{
+    struct file_info fi;
+    make_fi(&fi, "dig", name, md5, 1, TS_DAY1);
+    assert_int_equal(meta_del(m, &fi), 0);
+}
+
+static bool found_name(struct meta *m, const char *md5, const char *name, int want_n)
+{
+    struct file_info out[8];
+    int n = meta_find_digest(m, md5, out, 8);
+    assert_int_equal(n, want_n);
+    for (int i = 0; i < n; i++)
+        if (strcmp(out[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static void test_digest_primary_promoted(void **state)
+{
+    struct fixture *f = *state;
+    put_n(f->m, MD5_A, 3);
+    assert_true(found_name(f->m, MD5_A, "n0", 3));
+    assert_int_equal(meta_kv_count(f->m, "d/", 100), 3); /* primary + 2 extras */
+    del_name(f->m, MD5_A, "n0"); /* the primary: an extra takes its place */
+    assert_false(found_name(f->m, MD5_A, "n0", 2));
+    assert_true(found_name(f->m, MD5_A, "n1", 2) && found_name(f->m, MD5_A, "n2", 2));
+    assert_int_equal(meta_kv_count(f->m, "d/", 100), 2);
+    del_name(f->m, MD5_A, "n2");
+    assert_true(found_name(f->m, MD5_A, "n1", 1));
+    del_name(f->m, MD5_A, "n1");
+    assert_int_equal(meta_kv_count(f->m, "d/", 100), 0); /* nothing left behind */
+    struct file_info out[1];
+    assert_int_equal(meta_find_digest(f->m, MD5_A, out, 1), 0);
+    put_n(f->m, MD5_A, 1); /* and a digest can come back */
+    assert_true(found_name(f->m, MD5_A, "n0", 1));
+}
+
+static void test_digest_primary_overwritten(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info fi;
+    put_n(f->m, MD5_A, 2); /* n0 primary, n1 extra */
+    make_fi(&fi, "dig", "n0", MD5_B, 1, TS_DAY1);
+    assert_int_equal(meta_put(f->m, &fi), 0); /* the primary's path gets other content */
+    assert_true(found_name(f->m, MD5_A, "n1", 1));
+    assert_true(found_name(f->m, MD5_B, "n0", 1));
+    make_fi(&fi, "dig", "n1", MD5_B, 1, TS_DAY1);
+    assert_int_equal(meta_put(f->m, &fi), 0);
+    struct file_info out[2];
+    assert_int_equal(meta_find_digest(f->m, MD5_A, out, 2), 0);
+    assert_int_equal(meta_find_digest(f->m, MD5_B, out, 2), 2);
+    assert_int_equal(meta_kv_count(f->m, "d/", 100), 2);
+}
+
+static void put_raw(struct meta *m, const char *key, const char *val)
+{
+    char copy[256];
+    struct meta_kv kv = {.val = NULL};
+    if (val) {
+        snprintf(copy, sizeof(copy), "%s", val);
+        kv.val = copy;
+        kv.vlen = strlen(copy);
+    }
+    snprintf(kv.key, sizeof(kv.key), "%s", key);
+    assert_int_equal(meta_write(m, NULL, true, &kv, 1), 0);
+}
+
+/* A record as an index written before the primary keys held it. */
+static void put_old_format(struct meta *m, const char *name, const char *md5)
+{
+    struct file_info fi;
+    char pk[DIGEST_HEX_MAX], key[128];
+    make_fi(&fi, "old", name, md5, 1, TS_DAY1);
+    key_of(&fi, pk);
+    size_t len;
+    char *text = fileinfo_to_text(&fi, &len);
+    assert_non_null(text);
+    snprintf(key, sizeof(key), "p/%s", pk);
+    put_raw(m, key, text);
+    free(text);
+    snprintf(key, sizeof(key), "d/%s/%s", md5, pk);
+    put_raw(m, key, "");
+}
+
+static void test_digest_index_migrated(void **state)
+{
+    struct fixture *f = *state;
+    put_raw(f->m, "v/digest-index", NULL);
+    put_old_format(f->m, "a1", MD5_A);
+    put_old_format(f->m, "a2", MD5_A);
+    put_old_format(f->m, "a3", MD5_A);
+    put_old_format(f->m, "b1", MD5_B);
+    put_old_format(f->m, "s1", SHA_A);
+    put_raw(f->m, "d/", "");       /* keys of neither form stay as they are */
+    put_raw(f->m, "d//x", "");
+    for (int round = 0; round < 2; round++) { /* the second open finds nothing to do */
+        meta_close(f->m);
+        f->m = NULL;
+        assert_int_equal(meta_open(f->db, &f->m), 0);
+        struct file_info out[4];
+        assert_int_equal(meta_find_digest(f->m, MD5_A, out, 4), 3);
+        assert_int_equal(meta_find_digest(f->m, MD5_B, out, 4), 1);
+        assert_string_equal(out[0].name, "b1");
+        assert_int_equal(meta_find_digest(f->m, SHA_A, out, 4), 1);
+        assert_string_equal(out[0].name, "s1");
+        /* primaries for A, B and SHA_A, two extras for A, and the two odd keys */
+        assert_int_equal(meta_kv_count(f->m, "d/", 100), 7);
+        char *v;
+        size_t vl;
+        assert_int_equal(meta_kv_get(f->m, "d/" MD5_B, &v, &vl), 0);
+        assert_int_equal(vl, 32);
+        free(v);
+    }
+    /* the migrated index keeps working: the primary goes, an extra takes over */
+    struct file_info fi;
+    make_fi(&fi, "old", "a1", MD5_A, 1, TS_DAY1);
+    assert_int_equal(meta_del(f->m, &fi), 0);
+    struct file_info out[4];
+    assert_int_equal(meta_find_digest(f->m, MD5_A, out, 4), 2);
+}
+
+#define RACERS 4
+#define RACES 200
+
+struct racer {
+    struct meta *m;
+    pthread_barrier_t *start;
+    int id;
+    int failures;
+};
+
+static void race_md5(int race, char md5[33])
+{
+    snprintf(md5, 33, "%032x", race + 1);
+}
+
+static void *racer_main(void *arg)
+{
+    struct racer *r = arg;
+    for (int i = 0; i < RACES; i++) {
+        struct file_info fi;
+        char name[32], md5[33];
+        snprintf(name, sizeof(name), "r%d-%d", r->id, i);
+        race_md5(i, md5);
+        make_fi(&fi, "race", name, md5, 1, TS_DAY1);
+        pthread_barrier_wait(r->start); /* all writers of a new digest at once */
+        /* unsynced, so that nothing but the index's own lock keeps the writers apart */
+        if (meta_write_bulk(r->m, &fi, true, NULL, 0) != 0)
+            r->failures++;
+    }
+    return NULL;
+}
+
+/* Writers of a new digest race for its primary: each path ends up indexed exactly once. */
+static void test_digest_index_racing_writers(void **state)
+{
+    struct fixture *f = *state;
+    pthread_t th[RACERS];
+    struct racer r[RACERS];
+    pthread_barrier_t start;
+    assert_int_equal(pthread_barrier_init(&start, NULL, RACERS), 0);
+    for (int i = 0; i < RACERS; i++) {
+        r[i] = (struct racer){f->m, &start, i, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, racer_main, &r[i]), 0);
+    }
+    for (int i = 0; i < RACERS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(r[i].failures, 0);
+    }
+    pthread_barrier_destroy(&start);
+    /* one primary and RACERS - 1 extras per digest */
+    assert_int_equal(meta_kv_count(f->m, "d/", RACES * RACERS * 2), RACES * RACERS);
+    for (int i = 0; i < RACES; i++) {
+        char md5[33];
+        struct file_info out[RACERS];
+        race_md5(i, md5);
+        assert_int_equal(meta_find_digest(f->m, md5, out, RACERS), RACERS);
+    }
+}
+
+/* A primary entry that is not a path key (damage) does not hide the extras. */
+static void test_digest_primary_unreadable(void **state)
+{
+    struct fixture *f = *state;
+    put_n(f->m, MD5_A, 2);
+    put_raw(f->m, "d/" MD5_A, "not a path key");
+    assert_true(found_name(f->m, MD5_A, "n1", 1));
+    del_name(f->m, MD5_A, "n1"); /* the last extra: the damaged entry goes with it */
+    assert_int_equal(meta_kv_count(f->m, "d/", 100), 0);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -830,6 +1041,11 @@ int main(void)
         T(test_open_bad_dir),
         cmocka_unit_test(test_close_null),
         T(test_concurrent_puts),
+        T(test_digest_primary_promoted),
+        T(test_digest_primary_overwritten),
+        T(test_digest_index_migrated),
+        T(test_digest_primary_unreadable),
+        T(test_digest_index_racing_writers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

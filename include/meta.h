@@ -71,6 +71,11 @@ int meta_scan(struct meta *m, meta_record_fn cb, void *ctx);
 typedef int (*meta_day_fn)(void *ctx, const char *day, long long count, long long bytes);
 int meta_scan_days(struct meta *m, meta_day_fn cb, void *ctx);
 
+/* Whether the in-memory filter of the index's digests and path keys answers yet: a thread
+ * fills it from the index after meta_open, and again, larger, when it fills up. Until then
+ * every probe reads LevelDB. For tests and statistics. */
+bool meta_known_ready(struct meta *m);
+
 /* LevelDB's estimate of the memory it holds: block cache charge plus memtables. */
 long long meta_mem_bytes(struct meta *m);
 

@@ -7,18 +7,24 @@
 #include <errno.h>
 #include <leveldb/c.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "errcode.h"
+#include "keyfilter.h"
 #include "log.h"
 #include "path.h"
 #include "strparse.h"
 #include "xalloc.h"
 
 #define KEY_MAX 160
+#define KNOWN_RETIRED_MAX 16
+#define KNOWN_QUIET_TRIES 2000 /* waits of 50 us for no probe to look at a replaced filter */
+#define KNOWN_MIN_KEYS 65536
 
 struct meta {
     leveldb_t *db;
@@ -34,7 +40,167 @@ struct meta {
      * primary): one at a time. LevelDB serializes its writers anyway; synced writes wait
      * for the disk after this lock is released. */
     pthread_mutex_t wlock;
+    /* The digests and path keys in the index, kept in memory so that an upload's two probes
+     * (is this content stored? did this path hold a record?), which nearly always find
+     * nothing, skip LevelDB. A miss there costs more than its CPU: every lookup that
+     * consults two tables charges a "seek" to the first, and LevelDB compacts a table
+     * whose seeks run out, so those probes alone drove most of an upload run's compaction.
+     * Filled from the index by a thread at open (and again, larger, when it fills up);
+     * until then every probe goes to LevelDB. */
+    struct keyfilter *_Atomic known; /* answers when set */
+    struct keyfilter *building;      /* under wlock: the one a scan is filling */
+    atomic_int readers;              /* probes looking at `known` right now */
+    struct keyfilter *retired[KNOWN_RETIRED_MAX]; /* replaced while probes kept looking */
+    int nretired;
+    pthread_t builder;
+    bool builder_started;
+    atomic_bool builder_done;
+    atomic_bool stopping;
 };
+
+
+static int scan_prefix(struct meta *m, const char *prefix, meta_kv_fn cb, void *ctx);
+
+/* The filter's key for a digest or a path key: one filter, two namespaces. */
+static size_t known_key(char out[DIGEST_HEX_MAX + 1], char ns, const char *s, size_t n)
+{
+    if (n >= DIGEST_HEX_MAX)
+        n = DIGEST_HEX_MAX - 1;
+    out[0] = ns;
+    memcpy(out + 1, s, n);
+    return n + 1;
+}
+
+static void known_add_to(struct keyfilter *f, char ns, const char *s, size_t n)
+{
+    char k[DIGEST_HEX_MAX + 1];
+    if (f && n)
+        keyfilter_add(f, k, known_key(k, ns, s, n));
+}
+
+/* Under wlock, before the write that makes the key visible in LevelDB. */
+static void known_add(struct meta *m, char ns, const char *s)
+{
+    known_add_to(atomic_load(&m->known), ns, s, strlen(s));
+    known_add_to(m->building, ns, s, strlen(s));
+}
+
+/* false only when the key is certainly not in the index. */
+static bool known_may_hold(struct meta *m, char ns, const char *s)
+{
+    char k[DIGEST_HEX_MAX + 1];
+    size_t kl = known_key(k, ns, s, strlen(s));
+    atomic_fetch_add(&m->readers, 1);
+    struct keyfilter *f = atomic_load(&m->known);
+    bool maybe = !f || keyfilter_may_contain(f, k, kl);
+    atomic_fetch_sub(&m->readers, 1);
+    return maybe;
+}
+
+/* Frees a filter no longer published, once no probe can still be looking at it: one that
+ * began before the swap holds `readers` above zero until it is done. */
+static void known_retire(struct meta *m, struct keyfilter *old)
+{
+    for (int i = 0; i < KNOWN_QUIET_TRIES; i++) {
+        if (atomic_load(&m->readers) == 0) {
+            keyfilter_free(old);
+            return;
+        }
+        usleep(50);
+    }
+    pthread_mutex_lock(&m->wlock);
+    m->retired[m->nretired++] = old; /* freed at close; known_rebuild keeps room */
+    pthread_mutex_unlock(&m->wlock);
+}
+
+struct fill_ctx {
+    struct meta *m;
+    struct keyfilter *f;
+    long long n;
+};
+
+/* "t/<day>/<pathkey>" -> "<digest> <size>" and the digest index's keys and values: between
+ * them every record's path key and digest, also where one of the two is damaged. */
+static int fill_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    struct fill_ctx *c = ctx;
+    if ((++c->n & 4095) == 0 && atomic_load(&c->m->stopping))
+        return -ECANCELED;
+    const char *slash = kl > 2 ? memchr(k + 2, '/', kl - 2) : NULL;
+    if (k[0] == 't') {
+        if (slash)
+            known_add_to(c->f, 'p', slash + 1, kl - (size_t)(slash + 1 - k));
+        const char *sp = memchr(v, ' ', vl);
+        known_add_to(c->f, 'd', v, sp ? (size_t)(sp - v) : vl);
+    } else if (kl > 2) {
+        known_add_to(c->f, 'd', k + 2, slash ? (size_t)(slash - k - 2) : kl - 2);
+        if (slash)
+            known_add_to(c->f, 'p', slash + 1, kl - (size_t)(slash + 1 - k));
+        else
+            known_add_to(c->f, 'p', v, vl && v[vl - 1] == '+' ? vl - 1 : vl);
+    }
+    return 0;
+}
+
+static void *known_builder(void *arg)
+{
+    struct meta *m = arg;
+    pthread_mutex_lock(&m->wlock);
+    struct fill_ctx c = {m, m->building, 0};
+    pthread_mutex_unlock(&m->wlock);
+    /* the scans start after the filter was published to writers: what they miss, the
+     * writers have added */
+    int rc = scan_prefix(m, "t/", fill_cb, &c);
+    if (rc == 0)
+        rc = scan_prefix(m, "d/", fill_cb, &c);
+    struct keyfilter *old = NULL;
+    pthread_mutex_lock(&m->wlock);
+    if (rc == 0)
+        old = atomic_exchange(&m->known, c.f);
+    else
+        keyfilter_free(c.f);
+    m->building = NULL;
+    pthread_mutex_unlock(&m->wlock);
+    if (old)
+        known_retire(m, old);
+    atomic_store(&m->builder_done, true);
+    return NULL;
+}
+
+/* Under wlock (or before any other thread uses m): starts filling a filter for `keys`. */
+static void known_rebuild(struct meta *m, size_t keys)
+{
+    if (m->building || m->nretired >= KNOWN_RETIRED_MAX || atomic_load(&m->stopping))
+        return;
+    if (m->builder_started) {
+        /* building is NULL: the last builder has published its filter, and may still be
+         * waiting to free the one before (which can take wlock: no join until it is done) */
+        if (!atomic_load(&m->builder_done))
+            return;
+        pthread_join(m->builder, NULL);
+        m->builder_started = false;
+    }
+    atomic_store(&m->builder_done, false);
+    if (!(m->building = keyfilter_new(keys < KNOWN_MIN_KEYS ? KNOWN_MIN_KEYS : keys)))
+        return;
+    if (pthread_create(&m->builder, NULL, known_builder, m) != 0) {
+        keyfilter_free(m->building);
+        m->building = NULL;
+        return;
+    }
+    m->builder_started = true;
+}
+
+/* The first filter: sized from the day index's size on disk (about 40 bytes per record,
+ * two keys each), with room to grow into. */
+static void known_start(struct meta *m)
+{
+    const char *start = "t/", *limit = "t0";
+    size_t sl = 2, ll = 2;
+    uint64_t bytes = 0;
+    leveldb_approximate_sizes(m->db, 1, &start, &sl, &limit, &ll, &bytes);
+    known_rebuild(m, (size_t)(bytes / 40 * 2 * 2));
+}
 
 /* LevelDB maps up to 1000 table files whole, and every page it touches counts in the node's
  * RSS: most of an upload run's peak. The C API has no switch for it; the C++ one it calls
@@ -217,6 +383,7 @@ int meta_open(const char *dir, struct meta **out)
         meta_close(m);
         return rc;
     }
+    known_start(m);
     *out = m;
     return 0;
 }
@@ -225,6 +392,12 @@ void meta_close(struct meta *m)
 {
     if (!m)
         return;
+    atomic_store(&m->stopping, true);
+    if (m->builder_started)
+        pthread_join(m->builder, NULL);
+    keyfilter_free(atomic_load(&m->known));
+    for (int i = 0; i < m->nretired; i++)
+        keyfilter_free(m->retired[i]);
     leveldb_close(m->db);
     leveldb_readoptions_destroy(m->ropts);
     leveldb_readoptions_destroy(m->rscan);
@@ -285,7 +458,7 @@ static int get_primary(struct meta *m, const char *digest, char pk[DIGEST_HEX_MA
     char k[KEY_MAX], *v;
     size_t n;
     int kl = snprintf(k, sizeof k, "d/%s", digest);
-    if (kl < 0 || (size_t)kl >= sizeof k)
+    if (kl < 0 || (size_t)kl >= sizeof k || !known_may_hold(m, 'd', digest))
         return -ENOENT;
     int rc = db_get(m, m->rscan, k, (size_t)kl, &v, &n);
     if (rc < 0)
@@ -322,7 +495,6 @@ static void put_extra(leveldb_writebatch_t *b, const char *digest, const char *p
         leveldb_writebatch_delete(b, k, (size_t)kl);
 }
 
-static int scan_prefix(struct meta *m, const char *prefix, meta_kv_fn cb, void *ctx);
 
 struct extras_ctx {
     const char *skip; /* a path key not to report (the one being removed) */
@@ -414,7 +586,7 @@ static int write_record(struct meta *m, const struct file_info *fi, bool put,
         day_of(fi, day);
         struct file_info old;
         /* a new path is the common case; its probe is not worth a cache slot either */
-        if (put && get_path(m, m->rscan, pk, &old) == 0) {
+        if (put && known_may_hold(m, 'p', pk) && get_path(m, m->rscan, pk, &old) == 0) {
             /* the path held other content or another day: drop its index entries */
             char oday[16];
             day_of(&old, oday);
@@ -441,6 +613,14 @@ static int write_record(struct meta *m, const struct file_info *fi, bool put,
         }
         if (rc == 0 && fi->md5[0])
             rc = put ? index_add(m, b, fi->md5, pk) : index_drop(m, b, fi->md5, pk);
+        if (put) {
+            known_add(m, 'p', pk);
+            if (fi->md5[0])
+                known_add(m, 'd', fi->md5);
+            struct keyfilter *kf = atomic_load(&m->known);
+            if (kf && keyfilter_count(kf) > keyfilter_capacity(kf))
+                known_rebuild(m, keyfilter_count(kf) * 2);
+        }
         kp = snprintf(k, sizeof k, "t/%s/%s", day, pk);
         int dl = snprintf(dv, sizeof dv, "%s %lld", fi->md5, (long long)fi->size);
         if (put)
@@ -569,6 +749,11 @@ static int scan_prefix(struct meta *m, const char *prefix, meta_kv_fn cb, void *
     return rc;
 }
 
+bool meta_known_ready(struct meta *m)
+{
+    return atomic_load(&m->known) != NULL;
+}
+
 long long meta_mem_bytes(struct meta *m)
 {
     char *v = leveldb_property_value(m->db, "leveldb.approximate-memory-usage");
@@ -579,6 +764,7 @@ long long meta_mem_bytes(struct meta *m)
 
 struct find_ctx {
     struct meta *m;
+    const char *digest;
     struct file_info *out;
     size_t max, n;
     size_t prefix_len;
@@ -597,7 +783,9 @@ static int find_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl
         return 0;
     memcpy(pk, k + f->prefix_len, n);
     pk[n] = '\0';
-    if (get_path(f->m, f->m->ropts, pk, &f->out[f->n]) == 0)
+    /* a record that no longer holds the digest is not an answer, whatever the index says */
+    if (get_path(f->m, f->m->ropts, pk, &f->out[f->n]) == 0 &&
+        strcmp(f->out[f->n].md5, f->digest) == 0)
         f->n++;
     return 0;
 }
@@ -609,12 +797,12 @@ int meta_find_digest(struct meta *m, const char *digest, struct file_info *out, 
     if (pl < 0 || (size_t)pl >= sizeof prefix || max == 0 || !*digest)
         return 0;
     bool more = false;
-    struct find_ctx f = {m, out, max, 0, (size_t)pl};
+    struct find_ctx f = {m, digest, out, max, 0, (size_t)pl};
     int rc = get_primary(m, digest, prim, &more);
     if (rc == -EIO)
         return rc;
     /* the record itself is what a download reads next: it may take a cache slot */
-    if (rc == 0 && get_path(m, m->ropts, prim, &out[0]) == 0)
+    if (rc == 0 && get_path(m, m->ropts, prim, &out[0]) == 0 && strcmp(out[0].md5, digest) == 0)
         f.n = 1;
     if (!more || f.n >= max)
         return (int)f.n;

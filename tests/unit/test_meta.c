@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "errcode.h"
 #include "fileinfo.h"
@@ -998,6 +999,75 @@ static void test_digest_index_racing_writers(void **state)
     }
 }
 
+static void put_one(struct meta *m, const char *name, const char *md5, int64_t ts)
+{
+    struct file_info fi;
+    make_fi(&fi, "k", name, md5, 1, ts);
+    assert_int_equal(meta_put(m, &fi), 0);
+}
+
+static void wait_known(struct meta *m)
+{
+    for (int i = 0; i < 1000 && !meta_known_ready(m); i++)
+        usleep(5000);
+    assert_true(meta_known_ready(m));
+}
+
+/* The filter filled from an existing index lets no stored digest or path pass for new. */
+static void test_known_filter_after_reopen(void **state)
+{
+    struct fixture *f = *state;
+    struct file_info out[4];
+    put_one(f->m, "one", MD5_A, TS_DAY1);
+    put_one(f->m, "two", MD5_B, TS_DAY2);
+    meta_close(f->m);
+    f->m = NULL;
+    assert_int_equal(meta_open(f->db, &f->m), 0);
+    wait_known(f->m);
+    assert_int_equal(meta_find_digest(f->m, MD5_A, out, 4), 1);
+    assert_int_equal(meta_find_digest(f->m, SHA_A, out, 4), 0);
+    /* a stored path with new content: its old digest entry must go */
+    put_one(f->m, "one", MD5_B, TS_DAY1);
+    assert_int_equal(meta_find_digest(f->m, MD5_A, out, 4), 0);
+    assert_int_equal(meta_find_digest(f->m, MD5_B, out, 4), 2);
+    struct days d;
+    get_days(f->m, &d);
+    assert_int_equal(d.n, 2);
+}
+
+#define GROW_FILES 40000
+
+static void grow_md5(int i, char md5[33])
+{
+    snprintf(md5, 33, "%08x%024x", (unsigned)i * 2654435761u, i);
+}
+
+/* More keys than the first filter holds: it is replaced by a larger one while writes go
+ * on, and neither the keys written meanwhile nor the older ones pass for new. */
+static void test_known_filter_grows(void **state)
+{
+    struct fixture *f = *state;
+    wait_known(f->m);
+    struct file_info fi, out[2];
+    char md5[33], name[32];
+    for (int i = 0; i < GROW_FILES; i++) {
+        grow_md5(i, md5);
+        snprintf(name, sizeof(name), "g%d", i);
+        make_fi(&fi, "grow", name, md5, 1, TS_DAY1);
+        assert_int_equal(meta_write_bulk(f->m, &fi, true, NULL, 0), 0);
+    }
+    for (int i = 0; i < GROW_FILES; i += 97) {
+        grow_md5(i, md5);
+        assert_int_equal(meta_find_digest(f->m, md5, out, 2), 1);
+        /* and rewriting the path drops the old digest */
+        snprintf(name, sizeof(name), "g%d", i);
+        make_fi(&fi, "grow", name, MD5_A, 1, TS_DAY1);
+        assert_int_equal(meta_write_bulk(f->m, &fi, true, NULL, 0), 0);
+        assert_int_equal(meta_find_digest(f->m, md5, out, 2), 0);
+    }
+    assert_int_equal(meta_count(f->m), GROW_FILES);
+}
+
 /* A primary entry that is not a path key (damage) does not hide the extras. */
 static void test_digest_primary_unreadable(void **state)
 {
@@ -1046,6 +1116,8 @@ int main(void)
         T(test_digest_index_migrated),
         T(test_digest_primary_unreadable),
         T(test_digest_index_racing_writers),
+        T(test_known_filter_after_reopen),
+        T(test_known_filter_grows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,100 @@
+/* The Bloom filter behind meta's "is this key new?" question. Bits are set with atomic ORs
+ * and read with relaxed loads: a reader racing an add may see some of its bits, and then
+ * answers "maybe", which is always safe. One 64-bit hash split in two drives the probes
+ * (Kirsch-Mitzenmacher double hashing). */
+#include "keyfilter.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+
+#define PROBES 4
+#define BITS_PER_KEY 6
+#define MIN_KEYS 4096
+#define MAX_KEYS (1ULL << 32) /* 3 GiB: far beyond any index this node holds */
+
+struct keyfilter {
+    uint64_t nbits;
+    size_t capacity;
+    atomic_size_t count;
+    _Atomic uint64_t words[];
+};
+
+static uint64_t hash64(const unsigned char *p, size_t n)
+{
+    /* FNV-1a, then a final mix so that the low bits depend on every byte */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+struct keyfilter *keyfilter_new(size_t keys)
+{
+    if (keys < MIN_KEYS)
+        keys = MIN_KEYS;
+    if (keys > MAX_KEYS)
+        keys = MAX_KEYS;
+    uint64_t nbits = ((uint64_t)keys * BITS_PER_KEY + 63) / 64 * 64;
+    size_t words = (size_t)(nbits / 64);
+    struct keyfilter *f = calloc(1, sizeof *f + words * sizeof f->words[0]);
+    if (!f)
+        return NULL;
+    f->nbits = nbits;
+    f->capacity = (size_t)(nbits / BITS_PER_KEY);
+    return f;
+}
+
+void keyfilter_free(struct keyfilter *f)
+{
+    free(f);
+}
+
+/* The i-th probe's bit: h1 + i*h2 picks the word by a multiply onto [0, words) (not a
+ * modulo), and a multiplicative hash of it the bit in the word. */
+static uint64_t probe_bit(const struct keyfilter *f, uint64_t h, int i)
+{
+    uint32_t x = (uint32_t)h + (uint32_t)i * ((uint32_t)(h >> 32) | 1);
+    uint64_t word = ((uint64_t)x * (f->nbits / 64)) >> 32;
+    return word * 64 + (((uint32_t)(x * 0x9e3779b1u)) >> 26);
+}
+
+void keyfilter_add(struct keyfilter *f, const void *key, size_t len)
+{
+    uint64_t h = hash64(key, len);
+    for (int i = 0; i < PROBES; i++) {
+        uint64_t bit = probe_bit(f, h, i);
+        atomic_fetch_or_explicit(&f->words[bit / 64], 1ULL << (bit % 64), memory_order_release);
+    }
+    atomic_fetch_add_explicit(&f->count, 1, memory_order_relaxed);
+}
+
+bool keyfilter_may_contain(const struct keyfilter *f, const void *key, size_t len)
+{
+    uint64_t h = hash64(key, len);
+    for (int i = 0; i < PROBES; i++) {
+        uint64_t bit = probe_bit(f, h, i);
+        uint64_t w = atomic_load_explicit(&f->words[bit / 64], memory_order_acquire);
+        if (!(w & (1ULL << (bit % 64))))
+            return false;
+    }
+    return true;
+}
+
+size_t keyfilter_count(const struct keyfilter *f)
+{
+    return atomic_load_explicit(&f->count, memory_order_relaxed);
+}
+
+size_t keyfilter_capacity(const struct keyfilter *f)
+{
+    return f->capacity;
+}

@@ -11,6 +11,8 @@
 
 #define FILECACHE_ENTRY_MAX (64 * 1024)
 #define FILECACHE_TTL_MS 1000
+/* An entry neither hit nor renewed for this long is freed by the cache's thread. */
+#define FILECACHE_IDLE_MS 10000
 
 struct filecache; /* opaque */
 
@@ -28,6 +30,12 @@ int filecache_get(struct filecache *c, const char *rel, char **data, size_t *len
 bool filecache_put(struct filecache *c, const char *rel, const void *data, size_t len,
                    time_t mtime);
 void filecache_drop(struct filecache *c, const char *rel);
+
+/* Frees the entries idle since before now_ms - the idle time (CLOCK_MONOTONIC ms, as the
+ * cache's thread does every second); returns how many. For tests. */
+size_t filecache_sweep(struct filecache *c, long long now_ms);
+/* Another idle time than FILECACHE_IDLE_MS (for tests). */
+void filecache_set_idle_ms(struct filecache *c, long long ms);
 
 /* Entries and bytes held, for /metrics and tests. */
 void filecache_stats(struct filecache *c, size_t *entries, size_t *bytes);

@@ -127,7 +127,8 @@ static const struct key keys[] = {
     KS(https_ca_file, "", KN_NONE, "CA bundle to verify peers' HTTPS certificates (empty: system)"),
     KI(max_connections_per_ip, 0, 0, 100000, "connections one client address may hold (0: no limit)"),
     KI(download_cache_size, 8388608, 0, 1LL << 30,
-       "bytes of small files (up to 64 KiB each) kept in memory for downloads (0: none)"),
+       "bytes of small files (up to 64 KiB each) kept in memory for downloads (0: none); "
+       "entries unused for 10 s are freed"),
     KI(lifecycle_interval, 60, 0, YEAR_S, "seconds between sweeps deleting expired files (0: none)"),
     KS(mail_host, "", KN_NONE, "SMTP server for alarm mail, smtp://host:port or smtps://"),
     KS(mail_user, "", KN_NONE, "SMTP user (empty: no login)"),

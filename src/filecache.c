@@ -1,9 +1,12 @@
 /* A chained hash table of path -> bytes with an LRU list through the entries, under one
  * mutex (lookups copy a few KiB and take well under a microsecond, so the HTTP threads do
- * not queue on it). The budget counts content bytes plus a fixed overhead per entry. */
+ * not queue on it). The budget counts content bytes plus a fixed overhead per entry. A
+ * thread frees entries nobody has used for a while, so a burst of downloads does not leave
+ * its budget resident for the uploads that follow. */
 #include "filecache.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -18,6 +21,7 @@ struct entry {
     struct entry *prev, *next; /* LRU: head is the most recent */
     unsigned hash;
     long long born_ms;
+    long long used_ms; /* last hit or put: the LRU order */
     time_t mtime;
     size_t len;
     char *data;
@@ -30,6 +34,10 @@ struct filecache {
     size_t nbuckets;
     struct entry *head, *tail;
     size_t budget, used, count;
+    long long idle_ms;
+    pthread_cond_t cv;
+    pthread_t sweeper;
+    bool sweeping, stop;
 };
 
 static long long now_ms(void)
@@ -47,6 +55,8 @@ static unsigned hash_of(const char *s)
     return h;
 }
 
+static void *sweeper_main(void *arg);
+
 struct filecache *filecache_new(size_t budget)
 {
     if (budget == 0)
@@ -59,6 +69,9 @@ struct filecache *filecache_new(size_t budget)
         c->nbuckets *= 2;
     c->buckets = xcalloc(c->nbuckets, sizeof *c->buckets);
     c->budget = budget;
+    c->idle_ms = FILECACHE_IDLE_MS;
+    pthread_cond_init(&c->cv, NULL);
+    c->sweeping = pthread_create(&c->sweeper, NULL, sweeper_main, c) == 0;
     return c;
 }
 
@@ -109,10 +122,80 @@ static void remove_entry(struct filecache *c, struct entry **slot)
     free(e);
 }
 
+/* Under mu: frees the least recently used entries idle since before now - idle_ms. */
+static size_t sweep_locked(struct filecache *c, long long now)
+{
+    size_t n = 0;
+    while (c->tail && now - c->tail->used_ms > c->idle_ms) {
+        remove_entry(c, find_slot(c, c->tail->key, c->tail->hash));
+        n++;
+    }
+    return n;
+}
+
+#define TRIM_AFTER (1024 * 1024)
+
+size_t filecache_sweep(struct filecache *c, long long now)
+{
+    if (!c)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    size_t n = sweep_locked(c, now);
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+static void *sweeper_main(void *arg)
+{
+    struct filecache *c = arg;
+    pthread_mutex_lock(&c->mu);
+    while (!c->stop) {
+        long long wait = c->idle_ms < 1000 ? c->idle_ms : 1000;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)(wait / 1000);
+        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        size_t before = c->used;
+        sweep_locked(c, now_ms());
+        if (before - c->used >= TRIM_AFTER) {
+            /* the freed entries lie scattered among the HTTP threads' arenas, where they
+             * would stay resident until reused: hand their pages back */
+            pthread_mutex_unlock(&c->mu);
+            malloc_trim(0);
+            pthread_mutex_lock(&c->mu);
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+void filecache_set_idle_ms(struct filecache *c, long long ms)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->idle_ms = ms > 0 ? ms : 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
 void filecache_free(struct filecache *c)
 {
     if (!c)
         return;
+    if (c->sweeping) {
+        pthread_mutex_lock(&c->mu);
+        c->stop = true;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->sweeper, NULL);
+    }
+    pthread_cond_destroy(&c->cv);
     while (c->head)
         remove_entry(c, find_slot(c, c->head->key, c->head->hash));
     free(c->buckets);
@@ -138,6 +221,7 @@ int filecache_get(struct filecache *c, const char *rel, char **data, size_t *len
         memcpy(*data, e->data, e->len);
         *len = e->len;
         *mtime = e->mtime;
+        e->used_ms = now_ms();
         lru_unlink(c, e);
         lru_front(c, e);
         rc = 0;
@@ -156,7 +240,7 @@ static bool renew(struct filecache *c, const char *rel, unsigned h, const void *
     struct entry *e = *find_slot(c, rel, h);
     bool same = e && e->len == len && e->mtime == mtime && memcmp(e->data, data, len) == 0;
     if (same) {
-        e->born_ms = now_ms();
+        e->born_ms = e->used_ms = now_ms();
         lru_unlink(c, e);
         lru_front(c, e);
     }
@@ -179,7 +263,7 @@ bool filecache_put(struct filecache *c, const char *rel, const void *data, size_
     memcpy(e->data, data, len);
     e->len = len;
     e->mtime = mtime;
-    e->born_ms = now_ms();
+    e->born_ms = e->used_ms = now_ms();
     e->prev = e->next = e->hnext = NULL;
     pthread_mutex_lock(&c->mu);
     struct entry **slot = find_slot(c, rel, e->hash);

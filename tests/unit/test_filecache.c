@@ -153,6 +153,55 @@ static void test_expired_entry_renewed_in_place(void **state)
     filecache_free(c);
 }
 
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Entries idle past FILECACHE_IDLE_MS go; until then they stay, hit or not. */
+static void test_idle_entries_swept(void **state)
+{
+    (void)state;
+    struct filecache *c = filecache_new(1 << 20);
+    size_t entries, bytes;
+    filecache_put(c, "a", "1", 1, 0);
+    filecache_put(c, "b", "2", 1, 0);
+    long long t0 = mono_ms();
+    assert_int_equal(filecache_sweep(c, t0), 0);
+    assert_int_equal(filecache_sweep(c, t0 + FILECACHE_IDLE_MS / 2), 0);
+    expect_hit(c, "a", "1", 0);
+    assert_int_equal(filecache_sweep(c, mono_ms() + FILECACHE_IDLE_MS + 1), 2);
+    filecache_stats(c, &entries, &bytes);
+    assert_int_equal(entries, 0);
+    assert_int_equal(bytes, 0);
+    filecache_put(c, "a", "1", 1, 0); /* and the cache works on */
+    expect_hit(c, "a", "1", 0);
+    filecache_free(c);
+}
+
+/* The cache's own thread frees what stays unused, without any further call. */
+static void test_idle_entries_freed_by_thread(void **state)
+{
+    (void)state;
+    struct filecache *c = filecache_new(1 << 20);
+    filecache_set_idle_ms(c, 50);
+    for (int i = 0; i < 100; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "k%d", i);
+        filecache_put(c, k, "bytes", 5, 0);
+    }
+    size_t entries = 1, bytes;
+    for (int i = 0; i < 300 && entries; i++) { /* up to 3 s */
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+        filecache_stats(c, &entries, &bytes);
+    }
+    assert_int_equal(entries, 0);
+    filecache_free(c);
+}
+
 static void test_disabled(void **state)
 {
     (void)state;
@@ -173,6 +222,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hit_miss_drop),
         cmocka_unit_test(test_budget_and_lru),
+        cmocka_unit_test(test_idle_entries_swept),
+        cmocka_unit_test(test_idle_entries_freed_by_thread),
         cmocka_unit_test(test_entries_expire),
         cmocka_unit_test(test_expired_entry_renewed_in_place),
         cmocka_unit_test(test_disabled),

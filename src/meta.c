@@ -245,6 +245,7 @@ static int db_get(struct meta *m, const leveldb_readoptions_t *ro, const char *k
 #define MIGRATE_BATCH 10000
 
 struct migrate {
+    struct meta *m;
     leveldb_writebatch_t *b;
     int ops;
     char digest[DIGEST_HEX_MAX], first[DIGEST_HEX_MAX];
@@ -270,8 +271,19 @@ static void migrate_flush_digest(struct migrate *g)
     g->paths = 0;
 }
 
-static int migrate_key(struct migrate *g, const char *k, size_t kl)
+/* A meta_kv_fn over the d/ keys; writes out the batch every MIGRATE_BATCH changes. */
+static int migrate_key(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
 {
+    (void)v;
+    (void)vl;
+    struct migrate *g = ctx;
+    if (g->ops >= MIGRATE_BATCH) {
+        int rc = write_with(g->m, g->b, g->m->wlazy);
+        g->b = leveldb_writebatch_create();
+        g->ops = 0;
+        if (rc < 0)
+            return rc;
+    }
     const char *d = k + 2, *end = k + kl;
     const char *slash = memchr(d, '/', (size_t)(end - d));
     size_t dl = (size_t)((slash ? slash : end) - d);
@@ -298,7 +310,7 @@ static int migrate_key(struct migrate *g, const char *k, size_t kl)
 
 static int migrate_digest_index(struct meta *m)
 {
-    char *err = NULL, *v;
+    char *v;
     size_t n;
     int rc = db_get(m, m->ropts, DIGEST_INDEX_MARK, strlen(DIGEST_INDEX_MARK), &v, &n);
     if (rc != -ENOENT) {
@@ -306,29 +318,8 @@ static int migrate_digest_index(struct meta *m)
             leveldb_free(v);
         return rc;
     }
-    struct migrate g = {.b = leveldb_writebatch_create()};
-    leveldb_iterator_t *it = leveldb_create_iterator(m->db, m->rscan);
-    rc = 0;
-    for (leveldb_iter_seek(it, "d/", 2); rc == 0 && leveldb_iter_valid(it);
-         leveldb_iter_next(it)) {
-        size_t kl;
-        const char *k = leveldb_iter_key(it, &kl);
-        if (kl < 2 || memcmp(k, "d/", 2) != 0)
-            break;
-        rc = migrate_key(&g, k, kl);
-        if (rc == 0 && g.ops >= MIGRATE_BATCH) {
-            rc = write_with(m, g.b, m->wlazy);
-            g.b = leveldb_writebatch_create();
-            g.ops = 0;
-        }
-    }
-    leveldb_iter_get_error(it, &err);
-    leveldb_iter_destroy(it);
-    if (err) {
-        log_error("meta", "scan failed: %s", err);
-        leveldb_free(err);
-        rc = -EIO;
-    }
+    struct migrate g = {.m = m, .b = leveldb_writebatch_create()};
+    rc = scan_prefix(m, "d/", migrate_key, &g);
     migrate_flush_digest(&g);
     if (rc < 0) {
         leveldb_writebatch_destroy(g.b);
@@ -452,13 +443,20 @@ static bool is_pathkey(const char *v, size_t n)
     return strparse_is_hex(t, n);
 }
 
+/* "d/<digest>" into k; its length, or -1 when it does not fit. */
+static int primary_key(char k[KEY_MAX], const char *digest)
+{
+    int kl = snprintf(k, KEY_MAX, "d/%s", digest);
+    return kl < 0 || kl >= KEY_MAX ? -1 : kl;
+}
+
 /* 0 and the primary's path key (and whether extras may exist), -ENOENT, or -EIO. */
 static int get_primary(struct meta *m, const char *digest, char pk[DIGEST_HEX_MAX], bool *more)
 {
     char k[KEY_MAX], *v;
     size_t n;
-    int kl = snprintf(k, sizeof k, "d/%s", digest);
-    if (kl < 0 || (size_t)kl >= sizeof k || !known_may_hold(m, 'd', digest))
+    int kl = primary_key(k, digest);
+    if (kl < 0 || !known_may_hold(m, 'd', digest))
         return -ENOENT;
     int rc = db_get(m, m->rscan, k, (size_t)kl, &v, &n);
     if (rc < 0)
@@ -480,7 +478,7 @@ static int get_primary(struct meta *m, const char *digest, char pk[DIGEST_HEX_MA
 static void put_primary(leveldb_writebatch_t *b, const char *digest, const char *pk, bool more)
 {
     char k[KEY_MAX], v[DPRIMARY_MAX];
-    int kl = snprintf(k, sizeof k, "d/%s", digest);
+    int kl = primary_key(k, digest);
     int vl = snprintf(v, sizeof v, "%s%s", pk, more ? "+" : "");
     leveldb_writebatch_put(b, k, (size_t)kl, v, (size_t)vl);
 }
@@ -503,7 +501,8 @@ struct extras_ctx {
     size_t prefix_len;
 };
 
-/* Counts the extras after the first (bounded: two tell all the caller needs). */
+/* Finds the first extra other than skip, and whether a second follows (the scan stops
+ * there: two tell all the caller needs). */
 static int extras_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
 {
     (void)v;
@@ -565,8 +564,7 @@ static int index_drop(struct meta *m, leveldb_writebatch_t *b, const char *diges
         return rc;
     if (e.n == 0) {
         char k[KEY_MAX];
-        int kl = snprintf(k, sizeof k, "d/%s", digest);
-        leveldb_writebatch_delete(b, k, (size_t)kl);
+        leveldb_writebatch_delete(b, k, (size_t)primary_key(k, digest));
         return 0;
     }
     put_primary(b, digest, e.first, e.n > 1);
@@ -762,6 +760,15 @@ long long meta_mem_bytes(struct meta *m)
     return n;
 }
 
+/* The record at pk into out, if it still holds digest: an index entry the record no
+ * longer agrees with is not an answer. The read may take a cache slot, since a download
+ * reads that record next. */
+static bool read_holder(struct meta *m, const char *pk, const char *digest,
+                        struct file_info *out)
+{
+    return get_path(m, m->ropts, pk, out) == 0 && strcmp(out->md5, digest) == 0;
+}
+
 struct find_ctx {
     struct meta *m;
     const char *digest;
@@ -783,9 +790,7 @@ static int find_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl
         return 0;
     memcpy(pk, k + f->prefix_len, n);
     pk[n] = '\0';
-    /* a record that no longer holds the digest is not an answer, whatever the index says */
-    if (get_path(f->m, f->m->ropts, pk, &f->out[f->n]) == 0 &&
-        strcmp(f->out[f->n].md5, f->digest) == 0)
+    if (read_holder(f->m, pk, f->digest, &f->out[f->n]))
         f->n++;
     return 0;
 }
@@ -801,8 +806,7 @@ int meta_find_digest(struct meta *m, const char *digest, struct file_info *out, 
     int rc = get_primary(m, digest, prim, &more);
     if (rc == -EIO)
         return rc;
-    /* the record itself is what a download reads next: it may take a cache slot */
-    if (rc == 0 && get_path(m, m->ropts, prim, &out[0]) == 0 && strcmp(out[0].md5, digest) == 0)
+    if (rc == 0 && read_holder(m, prim, digest, &out[0]))
         f.n = 1;
     if (!more || f.n >= max)
         return (int)f.n;

@@ -14,6 +14,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "fileinfo.h"
 
 struct meta; /* opaque */
@@ -26,12 +27,19 @@ int meta_open(const char *dir, struct meta **out);
 void meta_map_tables(void);
 void meta_close(struct meta *m);
 
-/* One extra key to write (val != NULL) or delete (val == NULL) in the same batch. */
+/* One extra key to write (val != NULL) or delete (val == NULL) in the same batch. With
+ * if_hash set, only if the key still holds a value of that meta_kv_hash, checked under the
+ * writers' lock: a job finished or rescheduled from an old read must not undo one written
+ * since (a delete queued while its put was on the wire). 0: unconditional. */
 struct meta_kv {
     char key[128];
     char *val; /* borrowed */
     size_t vlen;
+    uint64_t if_hash;
 };
+
+/* Never 0, so that 0 can mean "no condition". */
+uint64_t meta_kv_hash(const char *val, size_t vlen);
 
 /* Stores fi under its path key (and the digest and day indexes). */
 int meta_put(struct meta *m, const struct file_info *fi);

@@ -414,11 +414,6 @@ static int write_with(struct meta *m, leveldb_writebatch_t *b, leveldb_writeopti
     return 0;
 }
 
-static int write_batch(struct meta *m, leveldb_writebatch_t *b, bool sync)
-{
-    return write_with(m, b, sync && !m->lazy ? m->wsync : m->wlazy);
-}
-
 static int get_path(struct meta *m, const leveldb_readoptions_t *ro, const char *pathkey,
                     struct file_info *out);
 
@@ -572,14 +567,34 @@ static int index_drop(struct meta *m, leveldb_writebatch_t *b, const char *diges
     return 0;
 }
 
+uint64_t meta_kv_hash(const char *val, size_t vlen)
+{
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (size_t i = 0; i < vlen; i++)
+        h = (h ^ (unsigned char)val[i]) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+/* Whether key holds a value of hash h now (the caller holds wlock). */
+static bool kv_holds(struct meta *m, const char *key, uint64_t h)
+{
+    char *v;
+    size_t n;
+    if (db_get(m, m->rscan, key, strlen(key), &v, &n) < 0)
+        return false;
+    bool same = meta_kv_hash(v, n) == h;
+    leveldb_free(v);
+    return same;
+}
+
 static int write_record(struct meta *m, const struct file_info *fi, bool put,
                         const struct meta_kv *kv, size_t nkv, bool sync)
 {
     char pk[DIGEST_HEX_MAX], k[KEY_MAX], day[16], dv[80];
     int rc = 0;
     leveldb_writebatch_t *b = leveldb_writebatch_create();
+    pthread_mutex_lock(&m->wlock);
     if (fi) {
-        pthread_mutex_lock(&m->wlock);
         fileinfo_path_key(fi, pk);
         day_of(fi, day);
         struct file_info old;
@@ -626,14 +641,14 @@ static int write_record(struct meta *m, const struct file_info *fi, bool put,
         else
             leveldb_writebatch_delete(b, k, (size_t)kp);
     }
-    for (size_t i = 0; i < nkv; i++) {
+    for (size_t i = 0; i < nkv && rc == 0; i++) {
+        if (kv[i].if_hash && !kv_holds(m, kv[i].key, kv[i].if_hash))
+            continue;
         if (kv[i].val)
             leveldb_writebatch_put(b, kv[i].key, strlen(kv[i].key), kv[i].val, kv[i].vlen);
         else
             leveldb_writebatch_delete(b, kv[i].key, strlen(kv[i].key));
     }
-    if (!fi)
-        return write_batch(m, b, sync);
     if (rc < 0)
         leveldb_writebatch_destroy(b);
     else

@@ -144,12 +144,14 @@ struct job {
     int tries;
     long long next;
     char src[256];
+    uint64_t vhash; /* meta_kv_hash of the value as read; 0 for a new job */
 };
 
 static int job_parse(struct job *j, const char *key, const char *v, size_t vl)
 {
     memset(j, 0, sizeof *j);
     snprintf(j->key, sizeof j->key, "%s", key);
+    j->vhash = meta_kv_hash(v, vl);
     json_t *o = json_loadb(v, vl, 0, NULL);
     if (!o)
         return ERR_CORRUPT;
@@ -167,27 +169,33 @@ static int job_parse(struct job *j, const char *key, const char *v, size_t vl)
     return rc;
 }
 
+/* A job read from the index (vhash set) is rewritten only if nobody wrote its key since:
+ * a new job under the same key (a delete after a put, a new pull) is never undone by the
+ * end of an old one. */
 static int job_store(struct sync *s, const struct job *j)
 {
     size_t len;
     char *t = job_text(j->op, &j->fi, j->tries, j->next, j->src, &len);
     if (!t)
         return -ENOMEM;
-    struct meta_kv kv;
+    struct meta_kv kv = {.val = t, .vlen = len, .if_hash = j->vhash};
     snprintf(kv.key, sizeof kv.key, "%s", j->key);
-    kv.val = t;
-    kv.vlen = len;
     int rc = meta_write(s->srv->meta, NULL, false, &kv, 1);
     free(t);
     return rc;
 }
 
-static int job_remove(struct sync *s, const char *key)
+/* The key that removes job j when written in a batch (see job_store). */
+static struct meta_kv job_done(const struct job *j)
 {
-    struct meta_kv kv;
-    snprintf(kv.key, sizeof kv.key, "%s", key);
-    kv.val = NULL;
-    kv.vlen = 0;
+    struct meta_kv kv = {.val = NULL, .if_hash = j->vhash};
+    snprintf(kv.key, sizeof kv.key, "%s", j->key);
+    return kv;
+}
+
+static int job_remove(struct sync *s, const struct job *j)
+{
+    struct meta_kv kv = job_done(j);
     return meta_write(s->srv->meta, NULL, false, &kv, 1);
 }
 
@@ -509,15 +517,12 @@ static void *pull_main(void *arg)
         meta_kv_scan(s->srv->meta, "f/", collect_cb, &c);
         for (size_t i = 0; i < c.n && !atomic_load(&s->stop); i++) {
             struct job *j = &jobs[i];
-            struct meta_kv done;
-            snprintf(done.key, sizeof done.key, "%s", j->key);
-            done.val = NULL;
-            done.vlen = 0;
+            struct meta_kv done = job_done(j);
             int rc = pull_from_any(s, &j->fi, j->src, &done, 1);
             if (rc == 0) {
                 atomic_fetch_add(&s->pulled, 1);
             } else if (rc == ERR_DELETED || rc == ERR_CONFLICT) {
-                job_remove(s, j->key);
+                job_remove(s, j);
             } else {
                 atomic_fetch_add(&s->pull_failures, 1);
                 job_retry(s, j, 1000, JOB_BACKOFF_MAX_MS);
@@ -576,35 +581,31 @@ static void apply_answer(struct sync *s, struct peer_state *p, struct job *j, co
         struct file_info cur;
         if (meta_get_path(srv->meta, pk, &cur) == 0 && strcmp(cur.md5, j->fi.md5) == 0 &&
             fileinfo_add_peer(&cur, p->url) == 0) {
-            struct meta_kv done;
-            snprintf(done.key, sizeof done.key, "%s", j->key);
-            done.val = NULL;
-            done.vlen = 0;
+            struct meta_kv done = job_done(j);
             meta_write(srv->meta, &cur, true, &done, 1);
         } else {
-            job_remove(s, j->key);
+            job_remove(s, j);
         }
         pthread_mutex_unlock(lk);
         atomic_fetch_add(&s->pushed, 1);
     } else if (strcmp(answer, "deleted") == 0) {
-        /* the peer deleted this path after our copy was made: follow it */
+        /* the peer deleted this path after the copy we announced was made: follow it,
+         * unless the path holds a newer upload by now (its own job announces it) */
         pthread_mutex_t *lk = server_digest_lock(srv, j->fi.md5);
         pthread_mutex_lock(lk);
         struct file_info cur;
-        if (meta_get_path(srv->meta, pk, &cur) == 0 && strcmp(cur.md5, j->fi.md5) == 0) {
-            struct meta_kv done;
-            snprintf(done.key, sizeof done.key, "%s", j->key);
-            done.val = NULL;
-            done.vlen = 0;
+        if (meta_get_path(srv->meta, pk, &cur) == 0 && strcmp(cur.md5, j->fi.md5) == 0 &&
+            cur.time_ms == j->fi.time_ms && cur.timestamp == j->fi.timestamp) {
+            struct meta_kv done = job_done(j);
             if (sync_index(srv, &cur, false, false, &done, 1) == 0)
                 content_remove(srv, &cur);
         } else {
-            job_remove(s, j->key);
+            job_remove(s, j);
         }
         pthread_mutex_unlock(lk);
     } else if (strcmp(answer, "invalid") == 0) {
         log_error("sync", "%s refused record %s as invalid; not retried", p->url, pk);
-        job_remove(s, j->key);
+        job_remove(s, j);
     } else {
         job_retry(s, j, 100, PEER_BACKOFF_MAX_MS); /* queued: ask again soon */
     }
@@ -628,7 +629,7 @@ static int push_one(struct sync *s, struct peer_state *p, struct job *j)
             rc = envelope_data(&r, answer, sizeof answer);
         peer_resp_fini(&r);
         if (rc == 0)
-            job_remove(s, j->key);
+            job_remove(s, j);
         return rc;
     }
     char *rec = fileinfo_to_text(&j->fi, NULL);
@@ -794,6 +795,7 @@ int sync_receive_delete(struct server *srv, const char *pathkey, const char *md5
     long long t = time_ms > 0 ? time_ms : now_ms();
     char tomb[128];
     struct meta_kv kv[2];
+    memset(kv, 0, sizeof kv);
     snprintf(kv[0].key, sizeof kv[0].key, "f/%s", pathkey); /* a pending pull is moot */
     kv[0].val = NULL;
     kv[0].vlen = 0;

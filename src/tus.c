@@ -368,7 +368,7 @@ static int rec_load(struct tus *t, const char *id, struct tus_info *out)
 
 static int rec_store(struct tus *t, const struct tus_info *i)
 {
-    struct meta_kv kv;
+    struct meta_kv kv = {.val = NULL};
     rec_key(i->id, kv.key);
     kv.val = rec_text(i, &kv.vlen);
     if (!kv.val)

@@ -4,12 +4,16 @@ scrubbing of a corrupted copy, fetch on a download miss, the signature that guar
 peer-only endpoints, and the peer gauges of /status and /metrics. Every wait is bounded."""
 import concurrent.futures
 import hashlib
+import http.server
 import json
 import os
 import random
 import subprocess
+import threading
 import time
+import urllib.parse
 
+import pytest
 import requests
 
 from bbutil import (T, describe, file_md5, files_under, md5, payload, token, upload,
@@ -255,6 +259,84 @@ def test_reupload_after_delete_stays(start_node):
             or not os.path.isfile(disk_path(nd, upath))]
     assert not lost, f"the re-uploaded {upath} vanished on {lost}"
     _assert_same_everywhere(nodes, [(upath, data)])
+
+
+class _SlowPeer(http.server.BaseHTTPRequestHandler):
+    """A peer that holds its answer to the first announcement until the test releases it,
+    and records every call."""
+    calls = []
+    answer = "have"
+    announced = threading.Event()
+    release = threading.Event()
+
+    def _reply(self, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        u = urllib.parse.urlsplit(self.path)
+        args = dict(urllib.parse.parse_qsl(u.query))
+        args.update(urllib.parse.parse_qsl(self.rfile.read(n).decode()))
+        _SlowPeer.calls.append((u.path, args))
+        if u.path.endswith("/syncfile_infos"):
+            k = len(json.loads(args["fileInfos"]))
+            if not _SlowPeer.announced.is_set():
+                _SlowPeer.announced.set()
+                _SlowPeer.release.wait(10)
+                self._reply({"status": "ok", "data": [_SlowPeer.answer] * k})
+            else:
+                self._reply({"status": "ok", "data": ["have"] * k})
+        elif u.path.endswith("/syncfile_info"):
+            self._reply({"status": "ok", "data": "have"})
+        elif u.path.endswith("/sync_delete"):
+            self._reply({"status": "ok", "data": "deleted"})
+        else:
+            self.send_error(404)
+
+    do_GET = do_POST
+
+    def log_message(self, *a):
+        pass
+
+
+@pytest.mark.parametrize("answer", ["have", "queued"])
+def test_delete_during_announcement_still_reaches_peer(start_node, answer):
+    """The delete's job replaces the put's job while the put is on the wire: whatever the
+    peer answers to the put, the delete must still be sent (it was lost, in CI, when the
+    put's end removed the job key)."""
+    _SlowPeer.calls = []
+    _SlowPeer.answer = answer
+    _SlowPeer.announced = threading.Event()
+    _SlowPeer.release = threading.Event()
+    fake = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowPeer)
+    th = threading.Thread(target=fake.serve_forever, daemon=True)
+    th.start()
+    try:
+        a = start_node(start=False)
+        fake_url = f"http://127.0.0.1:{fake.server_address[1]}"
+        a.cfg = {"addr": f"127.0.0.1:{a.port}", "host": a.url, "peers": [a.url, fake_url],
+                 "peer_id": "101", "cluster_secret": new_secret(), "auto_repair": False}
+        a.write_cfg(a.cfg)
+        a.start()
+        j = upload_json(a, payload(2500), token() + ".bin")
+        assert _SlowPeer.announced.wait(10), "the upload was never announced to the peer"
+        r = requests.post(a.g + "/delete", data={"md5": j["md5"]}, timeout=T)
+        assert r.status_code == 200, describe(r)
+        _SlowPeer.release.set()
+        wait_for(lambda: any(p.endswith("/sync_delete") and c.get("md5") == j["md5"]
+                             for p, c in list(_SlowPeer.calls)),
+                 timeout=15, interval=0.1, what="the delete to be sent to the peer")
+        a.stop()
+    finally:
+        _SlowPeer.release.set()
+        fake.shutdown()
+        fake.server_close()
+        th.join(timeout=5)
 
 
 # ---- 5: scrub ---------------------------------------------------------------------------------

@@ -635,6 +635,57 @@ static void test_kv_scan_and_count(void **state)
     assert_int_equal(meta_kv_count(f->m, "q/", 0), 0);
 }
 
+/* A conditional key is written only while the key still holds the value it was read as:
+ * the end of an old replication job must not undo a job queued under the same key since. */
+static void test_conditional_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct meta_kv kv[2];
+    struct file_info fi;
+    char *val = NULL;
+    size_t vlen = 0;
+    static char put[] = "{\"op\":\"put\"}", del[] = "{\"op\":\"del\"}",
+                retry[] = "{\"op\":\"put\",\"tries\":1}";
+    uint64_t hput = meta_kv_hash(put, strlen(put));
+    assert_int_not_equal(hput, 0);
+    assert_int_not_equal(hput, meta_kv_hash(del, strlen(del)));
+    assert_int_not_equal(meta_kv_hash("", 0), 0);
+
+    set_kv(&kv[0], "q/a/1", put);
+    assert_int_equal(meta_write(f->m, NULL, false, kv, 1), 0);
+    /* a delete overwrites the put while the put is on the wire */
+    set_kv(&kv[0], "q/a/1", del);
+    assert_int_equal(meta_write(f->m, NULL, false, kv, 1), 0);
+    /* the put's end (remove, or reschedule) leaves the delete alone */
+    set_kv(&kv[0], "q/a/1", NULL);
+    kv[0].if_hash = hput;
+    assert_int_equal(meta_write(f->m, NULL, false, kv, 1), 0);
+    set_kv(&kv[1], "q/a/1", retry);
+    kv[1].if_hash = hput;
+    assert_int_equal(meta_write(f->m, NULL, false, &kv[1], 1), 0);
+    assert_int_equal(meta_kv_get(f->m, "q/a/1", &val, &vlen), 0);
+    assert_string_equal(val, del);
+    free(val);
+    val = NULL;
+    /* the delete's own end removes it, in a batch with a record too */
+    set_kv(&kv[0], "q/a/1", NULL);
+    kv[0].if_hash = meta_kv_hash(del, strlen(del));
+    make_fi(&fi, "c", "c.txt", MD5_A, 1, TS_DAY1);
+    assert_int_equal(meta_write(f->m, &fi, true, kv, 1), 0);
+    assert_int_equal(meta_kv_get(f->m, "q/a/1", &val, &vlen), -ENOENT);
+    /* a job removed meanwhile (a pull made moot by a delete) is not written back */
+    set_kv(&kv[0], "q/a/1", retry);
+    kv[0].if_hash = hput;
+    assert_int_equal(meta_write(f->m, NULL, false, kv, 1), 0);
+    assert_int_equal(meta_kv_get(f->m, "q/a/1", &val, &vlen), -ENOENT);
+    /* unconditional keys in the same batch are written regardless */
+    set_kv(&kv[1], "q/a/2", put);
+    assert_int_equal(meta_write(f->m, NULL, false, kv, 2), 0);
+    assert_int_equal(meta_kv_get(f->m, "q/a/1", &val, &vlen), -ENOENT);
+    assert_int_equal(meta_kv_get(f->m, "q/a/2", &val, &vlen), 0);
+    free(val);
+}
+
 static void test_reopen_keeps_data(void **state)
 {
     struct fixture *f = *state;
@@ -1105,6 +1156,7 @@ int main(void)
         T(test_write_with_extra_keys),
         T(test_kv_get_missing_and_empty),
         T(test_kv_scan_and_count),
+        T(test_conditional_keys),
         T(test_reopen_keeps_data),
         T(test_scans_leave_the_block_cache_alone),
         T(test_write_probes_leave_the_block_cache_alone),

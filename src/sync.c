@@ -877,9 +877,11 @@ static void *miss_main(void *arg)
         const char *holder = NULL;
         if (find_on_peers(s, m.rel, &fi, &holder) == 0) {
             char rel[PATH_MAX_REL + 8];
-            /* only what was asked for: a record for another path is not an answer */
+            /* only what was asked for: a record for another path is not an answer; nor is
+             * a copy that a delete here outdates (the commit would refuse it, after the
+             * download) */
             if (fileinfo_rel(&fi, rel, sizeof rel) == 0 && strcmp(rel, m.rel) == 0 &&
-                pull_from_any(s, &fi, holder, NULL, 0) == 0)
+                !sync_deleted_after(s->srv, &fi) && pull_from_any(s, &fi, holder, NULL, 0) == 0)
                 atomic_fetch_add(&s->pulled, 1);
         }
         http_req_resume(m.req);

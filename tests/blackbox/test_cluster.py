@@ -266,6 +266,7 @@ class _SlowPeer(http.server.BaseHTTPRequestHandler):
     and records every call."""
     calls = []
     answer = "have"
+    rec = None
     announced = threading.Event()
     release = threading.Event()
 
@@ -283,8 +284,12 @@ class _SlowPeer(http.server.BaseHTTPRequestHandler):
         args = dict(urllib.parse.parse_qsl(u.query))
         args.update(urllib.parse.parse_qsl(self.rfile.read(n).decode()))
         _SlowPeer.calls.append((u.path, args))
-        if u.path.endswith("/syncfile_infos"):
-            k = len(json.loads(args["fileInfos"]))
+        if u.path.endswith("/get_file_info") and _SlowPeer.rec:
+            self._reply({"status": "ok", "data": _SlowPeer.rec})
+        elif u.path.endswith("/syncfile_infos"):
+            recs = json.loads(args["fileInfos"])
+            k = len(recs)
+            _SlowPeer.rec = _SlowPeer.rec or recs[0]
             if not _SlowPeer.announced.is_set():
                 _SlowPeer.announced.set()
                 _SlowPeer.release.wait(10)
@@ -308,9 +313,11 @@ class _SlowPeer(http.server.BaseHTTPRequestHandler):
 def test_delete_during_announcement_still_reaches_peer(start_node, answer):
     """The delete's job replaces the put's job while the put is on the wire: whatever the
     peer answers to the put, the delete must still be sent (it was lost, in CI, when the
-    put's end removed the job key)."""
+    put's end removed the job key). A download miss after the delete does not fetch the
+    copy a peer still offers."""
     _SlowPeer.calls = []
     _SlowPeer.answer = answer
+    _SlowPeer.rec = None
     _SlowPeer.announced = threading.Event()
     _SlowPeer.release = threading.Event()
     fake = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowPeer)
@@ -331,6 +338,13 @@ def test_delete_during_announcement_still_reaches_peer(start_node, answer):
         wait_for(lambda: any(p.endswith("/sync_delete") and c.get("md5") == j["md5"]
                              for p, c in list(_SlowPeer.calls)),
                  timeout=15, interval=0.1, what="the delete to be sent to the peer")
+        # the peer still offers the file (as a peer the delete has not reached yet would):
+        # a download of it here stays 404 and does not fetch the outdated copy
+        r = get_path(a, j["path"])
+        assert r.status_code == 404, describe(r)
+        asked = [p for p, _c in list(_SlowPeer.calls)]
+        assert any(p.endswith("/get_file_info") for p in asked), asked
+        assert not any(p.endswith(j["path"].rsplit("/", 1)[1]) for p in asked), asked
         a.stop()
     finally:
         _SlowPeer.release.set()

@@ -14,6 +14,8 @@ struct keyfilter *keyfilter_new(size_t keys);
 void keyfilter_free(struct keyfilter *f);
 void keyfilter_add(struct keyfilter *f, const void *key, size_t len);
 bool keyfilter_may_contain(const struct keyfilter *f, const void *key, size_t len);
-/* Keys added so far, and the number the filter was sized for. */
+/* Distinct keys added so far (a key added again does not count, nor does one whose bits
+ * were all set already: a few percent at full load), and the number the filter was sized
+ * for. */
 size_t keyfilter_count(const struct keyfilter *f);
 size_t keyfilter_capacity(const struct keyfilter *f);

@@ -67,14 +67,22 @@ static uint64_t probe_bit(const struct keyfilter *f, uint64_t h, int i)
     return word * 64 + (((uint32_t)(x * 0x9e3779b1u)) >> 26);
 }
 
+/* Counts the key only when it set a bit: meta's fill meets most keys twice (and writers
+ * add what the fill meets again), and the count sizes the next filter. A bit already set
+ * is not written again, which keeps the cache line shared between the threads. */
 void keyfilter_add(struct keyfilter *f, const void *key, size_t len)
 {
     uint64_t h = hash64(key, len);
+    bool fresh = false;
     for (int i = 0; i < PROBES; i++) {
-        uint64_t bit = probe_bit(f, h, i);
-        atomic_fetch_or_explicit(&f->words[bit / 64], 1ULL << (bit % 64), memory_order_release);
+        uint64_t bit = probe_bit(f, h, i), mask = 1ULL << (bit % 64);
+        _Atomic uint64_t *w = &f->words[bit / 64];
+        if (atomic_load_explicit(w, memory_order_relaxed) & mask)
+            continue;
+        fresh |= !(atomic_fetch_or_explicit(w, mask, memory_order_release) & mask);
     }
-    atomic_fetch_add_explicit(&f->count, 1, memory_order_relaxed);
+    if (fresh)
+        atomic_fetch_add_explicit(&f->count, 1, memory_order_relaxed);
 }
 
 bool keyfilter_may_contain(const struct keyfilter *f, const void *key, size_t len)

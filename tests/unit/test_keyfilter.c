@@ -1,5 +1,5 @@
 /* Unit tests for keyfilter: no false "absent" answers, false "maybe" answers near what
- * the sizing promises, counts, and adds from several threads at once. */
+ * the sizing promises, counts of distinct keys, and adds from several threads at once. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -29,8 +29,13 @@ static void test_no_false_absent(void **state)
         keyfilter_add(f, k, key_of(i, k));
     for (int i = 0; i < KEYS; i++)
         assert_true(keyfilter_may_contain(f, k, key_of(i, k)));
-    assert_int_equal(keyfilter_count(f), KEYS);
     assert_true(keyfilter_capacity(f) >= KEYS);
+    assert_in_range(keyfilter_count(f), KEYS * 95 / 100, KEYS);
+    /* a key added again is not counted again: the fill meets most keys twice */
+    size_t n = keyfilter_count(f);
+    for (int i = 0; i < KEYS; i++)
+        keyfilter_add(f, k, key_of(i, k));
+    assert_int_equal(keyfilter_count(f), n);
     keyfilter_free(f);
 }
 
@@ -118,7 +123,7 @@ static void test_concurrent_adds(void **state)
     char k[48];
     for (int i = 0; i < KEYS; i++)
         assert_true(keyfilter_may_contain(f, k, key_of(i, k)));
-    assert_int_equal(keyfilter_count(f), KEYS);
+    assert_in_range(keyfilter_count(f), KEYS * 95 / 100, KEYS);
     keyfilter_free(f);
 }
 

@@ -371,8 +371,10 @@ def phase_http(opts, res, binary, work, cache, files, big_path):
                 cfg={"enable_merge_small_file": True, "sync_mode": "none"})))
         variants += extra
         others = [s for _m, s in extra]
+        done = []  # roots of measured variants that nothing reads again
         for mode, srv in variants:
             if srv in others:
+                make_room(opts, work, done)
                 srv.start()
             for cls, size, unit in up_cases:
                 def one(s, size=size):
@@ -395,6 +397,9 @@ def phase_http(opts, res, binary, work, cache, files, big_path):
                         hwm_up64[name] = max([hwm_up64[name]] + [r["hwm_kib"] for r in rs])
             if srv in others:
                 srv.stop()
+                done.append(srv.root)
+            done += [e.path for e in os.scandir(ngx_upload_root)
+                     if e.is_dir() and e.name != ".tmp" and e.path not in done]
         res.row("RSS peak, upload runs at 64 connections, sync_mode group (VmHWM)", "MiB",
                 hwm_up64[fs.name] / 1024, hwm_up64[ngx.name] / 1024,
                 target=("ratio<=", 1.0, "≤ nginx"))
@@ -408,6 +413,29 @@ def phase_http(opts, res, binary, work, cache, files, big_path):
             ngx.rss_kib() / 1024, note="informational; " + anon_note(fs, ngx))
     fs.stop()
     ngx.stop()
+
+
+def make_room(opts, work, done):
+    """Before an upload variant: when the disk may not hold its files, removes the files of
+    the variants already measured (paths in done, emptied), then waits, bounded, until file
+    creation is back to a healthy rate (see creation_rate). A full run writes more than
+    many disks hold; an ENOSPC would fail the rows after it."""
+    need = GB_PER_UPLOAD_PAIR * opts.pairs * opts.duration / 5 + 2
+    free = shutil.disk_usage(work).free / 1e9
+    if opts.smoke or free >= need or not done:
+        return
+    log(f"{free:.0f} GB free, the next upload variant needs about {need:.0f}: removing the "
+        "files of the variants measured")
+    for d in done:
+        shutil.rmtree(d, ignore_errors=True)
+    done.clear()
+    deadline = time.monotonic() + ROOM_WAIT_S
+    for _ in range(ROOM_WAIT_S // 10 + 1):
+        rate = creation_rate(work)
+        if rate >= PROBE_HEALTHY or time.monotonic() >= deadline:
+            break
+        time.sleep(10)
+    log(f"{shutil.disk_usage(work).free / 1e9:.0f} GB free; file creation at {rate:,.0f}/s")
 
 
 def anon_note(fs, ngx):
@@ -840,18 +868,19 @@ def tool_versions(opts, binary):
 
 
 FREE_GB_NEEDED = 40
+GB_PER_UPLOAD_PAIR = 3  # one pair of an upload variant, 5 s runs, both sizes and servers: 2.2 measured
+ROOM_WAIT_S = 240
 PROBE_FILES = 2000
 PROBE_HEALTHY = 15000  # creates/s; this VM's ext4 does 30-45k in a healthy region
 
 
-def creation_probe(work):
+def creation_rate(work):
     """Creates PROBE_FILES 4 KiB files in a new directory below work (removed with it) and
-    reports the rate. Both servers create a file per upload, and ext4 can be several times
+    returns the rate. Both servers create a file per upload, and ext4 can be several times
     slower in the block groups a mass delete emptied, for longer than a minute (its
     recently_deleted() check in the inode allocator): a slow figure here explains slow
     upload rows for both servers."""
-    d = os.path.join(work, "creation-probe")
-    os.mkdir(d)
+    d = tempfile.mkdtemp(prefix="creation-probe-", dir=work)
     data = b"p" * 4096
     t0 = time.monotonic()
     for i in range(PROBE_FILES):
@@ -860,7 +889,11 @@ def creation_probe(work):
             os.write(fd, data)
         finally:
             os.close(fd)
-    rate = PROBE_FILES / max(time.monotonic() - t0, 1e-6)
+    return PROBE_FILES / max(time.monotonic() - t0, 1e-6)
+
+
+def creation_probe(work):
+    rate = creation_rate(work)
     text = f"{rate:,.0f} file creates/s (4 KiB, one directory, unsynced)"
     if rate < PROBE_HEALTHY:
         text += (f"; SLOW (below {PROBE_HEALTHY:,}/s): upload rows are held back by the "

@@ -431,7 +431,7 @@ def make_room(opts, work, done):
     done.clear()
     deadline = time.monotonic() + ROOM_WAIT_S
     for _ in range(ROOM_WAIT_S // 10 + 1):
-        rate = creation_rate(work)
+        rate = creation_rate(work, remove=True)
         if rate >= PROBE_HEALTHY or time.monotonic() >= deadline:
             break
         time.sleep(10)
@@ -874,9 +874,10 @@ PROBE_FILES = 2000
 PROBE_HEALTHY = 15000  # creates/s; this VM's ext4 does 30-45k in a healthy region
 
 
-def creation_rate(work):
-    """Creates PROBE_FILES 4 KiB files in a new directory below work (removed with it) and
-    returns the rate. Both servers create a file per upload, and ext4 can be several times
+def creation_rate(work, remove=False):
+    """Creates PROBE_FILES 4 KiB files in a new directory below work and returns the rate;
+    the directory goes with work unless remove (a delete, however small, right before a
+    measurement is what the harness avoids). Both servers create a file per upload, and ext4 can be several times
     slower in the block groups a mass delete emptied, for longer than a minute (its
     recently_deleted() check in the inode allocator): a slow figure here explains slow
     upload rows for both servers."""
@@ -889,7 +890,10 @@ def creation_rate(work):
             os.write(fd, data)
         finally:
             os.close(fd)
-    return PROBE_FILES / max(time.monotonic() - t0, 1e-6)
+    rate = PROBE_FILES / max(time.monotonic() - t0, 1e-6)
+    if remove:
+        shutil.rmtree(d, ignore_errors=True)
+    return rate
 
 
 def creation_probe(work):

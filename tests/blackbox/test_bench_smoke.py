@@ -136,3 +136,31 @@ def test_bench_interrupt_stops_every_process(binary, tmp_path, bench_tools):
             p.kill()
             p.wait(timeout=10)
         p.stderr.close()
+
+
+def test_make_room_removes_measured_variants_when_disk_is_short(tmp_path, monkeypatch):
+    """A full run writes more than many disks hold: before an upload variant the harness
+    removes the files of the variants already measured, and only when space is short."""
+    import sys
+    import types
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    harness = __import__("harness")
+    try:
+        done_dir = tmp_path / "fs-none-root"
+        (done_dir / "files").mkdir(parents=True)
+        (done_dir / "files" / "a.bin").write_bytes(b"x" * 4096)
+        keep = tmp_path / "fs-root"
+        keep.mkdir()
+        opts = types.SimpleNamespace(smoke=False, pairs=3, duration=5)
+        done = [str(done_dir)]
+        monkeypatch.setattr(harness, "GB_PER_UPLOAD_PAIR", 0)  # plenty of room: keep all
+        harness.make_room(opts, str(tmp_path), done)
+        assert done_dir.exists() and done == [str(done_dir)]
+        monkeypatch.setattr(harness, "GB_PER_UPLOAD_PAIR", 10 ** 9)  # no disk is that big
+        monkeypatch.setattr(harness, "ROOM_WAIT_S", 1)
+        harness.make_room(opts, str(tmp_path), done)
+        assert not done_dir.exists() and done == [] and keep.exists()
+        # the creation probes it waited with leave nothing behind
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["fs-root"]
+    finally:
+        sys.modules.pop("harness", None)

@@ -330,6 +330,29 @@ def test_oversized_request_header(node):
     _alive(node)
 
 
+def test_largest_accepted_request_fits_the_connection(node):
+    """What the limits accept fits the connection's buffer together: headers up to 16 KiB,
+    a URL with the longest path (1024 bytes, every byte percent-encoded) and 64 query
+    parameters. The answers are the server's own (JSON), not libmicrohttpd's 414/431."""
+    hdrs = {f"X-Pad-{i}": "v" * 980 for i in range(15)}  # 15 × 1 KiB: under 16 KiB in all
+    data = payload(5000)
+    body, ctype = multipart([("output", "json")], ("big-headers.bin", data))
+    r = requests.post(node.g + "/upload", data=body, timeout=T,
+                      headers=dict(hdrs, **{"Content-Type": ctype}))
+    assert r.status_code == 200 and r.json()["size"] == len(data), describe(r)
+    # 1024 bytes of path, every byte escaped: 3 KiB of URL before the query
+    seg = "%7E" * 250
+    path = "/group1/" + "/".join([seg] * 4) + "/" + "%7E" * 20
+    query = "&".join(f"p{i}={'q' * 40}" for i in range(64))
+    r = requests.get(node.url + path + "?" + query, headers=hdrs, timeout=T)
+    assert r.status_code in (400, 404), describe(r)
+    assert r.headers.get("Content-Type", "").startswith("application/json"), describe(r)
+    r = requests.get(node.g + "/get_file_info", params={"md5": md5(data)}, headers=hdrs,
+                     timeout=T)
+    assert r.status_code == 200 and r.json()["data"]["size"] == len(data), describe(r)
+    _alive(node)
+
+
 def test_garbage_request_lines(node):
     post = b"POST /group1/upload HTTP/1.1\r\nHost: x\r\n"
     for req in (b"\x00\x01\x02\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",

@@ -153,12 +153,10 @@ def test_make_room_removes_measured_variants_when_disk_is_short(tmp_path, monkey
         keep.mkdir()
         opts = types.SimpleNamespace(smoke=False, pairs=3, duration=5)
         done = [str(done_dir)]
-        monkeypatch.setattr(harness, "GB_PER_UPLOAD_PAIR", 0)  # plenty of room: keep all
-        harness.make_room(opts, str(tmp_path), done)
+        harness.make_room(opts, str(tmp_path), done, 0)  # plenty of room: keep all
         assert done_dir.exists() and done == [str(done_dir)]
-        monkeypatch.setattr(harness, "GB_PER_UPLOAD_PAIR", 10 ** 9)  # no disk is that big
         monkeypatch.setattr(harness, "ROOM_WAIT_S", 1)
-        harness.make_room(opts, str(tmp_path), done)
+        harness.make_room(opts, str(tmp_path), done, 10 ** 9)  # no disk is that big
         assert not done_dir.exists() and done == [] and keep.exists()
         # the creation probes it waited with leave nothing behind
         assert sorted(p.name for p in tmp_path.iterdir()) == ["fs-root"]

@@ -1052,10 +1052,17 @@ static int repair_day(struct sync *s, struct peer_state *p, const char *day,
     while ((i < loc.n || k < rem.n) && !atomic_load(&s->stop)) {
         int c = i >= loc.n ? 1 : k >= rem.n ? -1 : strcmp(loc.v[i].pk, rem.v[k].pk);
         if (c < 0) { /* only here: make sure the peer gets it */
-            struct file_info fi;
-            if (meta_get_path(srv->meta, loc.v[i].pk, &fi) == 0 &&
-                queue_push(s, p, &fi, "put") == 0)
-                st->pushes++;
+            struct file_info fi, cur;
+            if (meta_get_path(srv->meta, loc.v[i].pk, &fi) == 0) {
+                /* read again under the content's lock, which deletes hold: a delete before
+                 * leaves no record to announce, one after replaces this job with its own */
+                pthread_mutex_t *lk = server_digest_lock(srv, fi.md5);
+                pthread_mutex_lock(lk);
+                if (meta_get_path(srv->meta, loc.v[i].pk, &cur) == 0 &&
+                    strcmp(cur.md5, fi.md5) == 0 && queue_push(s, p, &cur, "put") == 0)
+                    st->pushes++;
+                pthread_mutex_unlock(lk);
+            }
             i++;
         } else if (c > 0) { /* only there: fetch it, unless we deleted it */
             struct file_info fi;

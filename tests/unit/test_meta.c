@@ -991,6 +991,45 @@ static void test_digest_index_migrated(void **state)
     assert_int_equal(meta_find_digest(f->m, MD5_A, out, 4), 2);
 }
 
+/* More digests than one conversion batch holds (10,000 changes, two per digest here): every
+ * batch is written, and each digest ends with its primary and without its old key. */
+#define MANY_OLD 25000
+static void test_digest_index_migrated_in_batches(void **state)
+{
+    struct fixture *f = *state;
+    put_raw(f->m, "v/digest-index", NULL);
+    struct meta_kv *kv = calloc(1000, sizeof(*kv));
+    assert_non_null(kv);
+    static char empty[] = "";
+    for (int i = 0; i < MANY_OLD; i += 1000) {
+        for (int k = 0; k < 1000; k++) {
+            snprintf(kv[k].key, sizeof(kv[k].key), "d/%032x/%032x", i + k, 1000000 + i + k);
+            kv[k].val = empty;
+            kv[k].vlen = 0;
+        }
+        assert_int_equal(meta_write_bulk(f->m, NULL, false, kv, 1000), 0);
+    }
+    free(kv);
+    assert_int_equal(meta_sync(f->m), 0);
+    meta_close(f->m);
+    f->m = NULL;
+    assert_int_equal(meta_open(f->db, &f->m), 0);
+    assert_int_equal(meta_kv_count(f->m, "d/", 2 * MANY_OLD), MANY_OLD);
+    for (int i = 0; i < MANY_OLD; i += 4999) {
+        char key[80], want[40], *v = NULL;
+        size_t vl = 0;
+        snprintf(key, sizeof(key), "d/%032x", i);
+        snprintf(want, sizeof(want), "%032x", 1000000 + i);
+        assert_int_equal(meta_kv_get(f->m, key, &v, &vl), 0);
+        assert_string_equal(v, want);
+        free(v);
+    }
+    char *v = NULL;
+    size_t vl;
+    assert_int_equal(meta_kv_get(f->m, "v/digest-index", &v, &vl), 0);
+    free(v);
+}
+
 #define RACERS 4
 #define RACES 200
 
@@ -1166,6 +1205,7 @@ int main(void)
         T(test_digest_primary_promoted),
         T(test_digest_primary_overwritten),
         T(test_digest_index_migrated),
+        T(test_digest_index_migrated_in_batches),
         T(test_digest_primary_unreadable),
         T(test_digest_index_racing_writers),
         T(test_known_filter_after_reopen),

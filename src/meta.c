@@ -113,6 +113,13 @@ static void known_retire(struct meta *m, struct keyfilter *old)
     pthread_mutex_unlock(&m->wlock);
 }
 
+/* The path key's length in a digest's primary entry, "<pathkey>[+]" (the digest index is
+ * described below). */
+static size_t primary_pk_len(const char *v, size_t n)
+{
+    return n > 0 && v[n - 1] == '+' ? n - 1 : n;
+}
+
 struct fill_ctx {
     struct meta *m;
     struct keyfilter *f;
@@ -137,7 +144,7 @@ static int fill_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl
         if (slash)
             known_add_to(c->f, 'p', slash + 1, kl - (size_t)(slash + 1 - k));
         else
-            known_add_to(c->f, 'p', v, vl && v[vl - 1] == '+' ? vl - 1 : vl);
+            known_add_to(c->f, 'p', v, primary_pk_len(v, vl));
     }
     return 0;
 }
@@ -445,6 +452,13 @@ static int primary_key(char k[KEY_MAX], const char *digest)
     return kl < 0 || kl >= KEY_MAX ? -1 : kl;
 }
 
+/* "d/<digest>/", the prefix of the digest's extras, into k; its length, or -1. */
+static int extras_prefix(char k[KEY_MAX], const char *digest)
+{
+    int kl = snprintf(k, KEY_MAX, "d/%s/", digest);
+    return kl < 0 || kl >= KEY_MAX ? -1 : kl;
+}
+
 /* 0 and the primary's path key (and whether extras may exist), -ENOENT, or -EIO. */
 static int get_primary(struct meta *m, const char *digest, char pk[DIGEST_HEX_MAX], bool *more)
 {
@@ -456,8 +470,8 @@ static int get_primary(struct meta *m, const char *digest, char pk[DIGEST_HEX_MA
     int rc = db_get(m, m->rscan, k, (size_t)kl, &v, &n);
     if (rc < 0)
         return rc;
-    *more = n > 0 && v[n - 1] == '+';
-    size_t pl = n - (*more ? 1 : 0);
+    size_t pl = primary_pk_len(v, n);
+    *more = pl < n;
     rc = is_pathkey(v, pl) ? 0 : -ENOENT;
     if (rc == 0) {
         memcpy(pk, v, pl);
@@ -553,8 +567,7 @@ static int index_drop(struct meta *m, leveldb_writebatch_t *b, const char *diges
     put_extra(b, digest, pk, false); /* an unreadable primary: pk may be an extra */
     struct extras_ctx e = {.skip = pk};
     char prefix[KEY_MAX];
-    int pl = snprintf(prefix, sizeof prefix, "d/%s/", digest);
-    e.prefix_len = (size_t)pl;
+    e.prefix_len = (size_t)extras_prefix(prefix, digest);
     if (more && (rc = scan_prefix(m, prefix, extras_cb, &e)) < 0)
         return rc;
     if (e.n == 0) {
@@ -813,8 +826,8 @@ static int find_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl
 int meta_find_digest(struct meta *m, const char *digest, struct file_info *out, size_t max)
 {
     char prefix[KEY_MAX], prim[DIGEST_HEX_MAX];
-    int pl = snprintf(prefix, sizeof prefix, "d/%s/", digest);
-    if (pl < 0 || (size_t)pl >= sizeof prefix || max == 0 || !*digest)
+    int pl = extras_prefix(prefix, digest);
+    if (pl < 0 || max == 0 || !*digest)
         return 0;
     bool more = false;
     struct find_ctx f = {m, digest, out, max, 0, (size_t)pl};

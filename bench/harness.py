@@ -884,10 +884,10 @@ PROBE_HEALTHY = 15000  # creates/s; this VM's ext4 does 30-45k in a healthy regi
 def creation_rate(work, remove=False):
     """Creates PROBE_FILES 4 KiB files in a new directory below work and returns the rate;
     the directory goes with work unless remove (a delete, however small, right before a
-    measurement is what the harness avoids). Both servers create a file per upload, and ext4 can be several times
-    slower in the block groups a mass delete emptied, for longer than a minute (its
-    recently_deleted() check in the inode allocator): a slow figure here explains slow
-    upload rows for both servers."""
+    measurement is what the harness avoids). Both servers create a file per upload, and
+    ext4 can be several times slower in the block groups a mass delete emptied, for longer
+    than a minute (its recently_deleted() check in the inode allocator): a slow figure
+    here explains slow upload rows for both servers."""
     d = tempfile.mkdtemp(prefix="creation-probe-", dir=work)
     data = b"p" * 4096
     t0 = time.monotonic()

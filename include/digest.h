@@ -11,6 +11,9 @@ struct digest; /* opaque */
 
 /* Never NULL with this backend; callers still check, so another backend may fail. */
 struct digest *digest_new(enum digest_algo algo);
+/* The same, but an MD5 may wait to be hashed beside other streams of this thread
+ * (md5batch.h): faster with many uploads in flight. Only this thread may use or free it. */
+struct digest *digest_new_batched(enum digest_algo algo, size_t expect);
 void digest_update(struct digest *d, const void *p, size_t n);
 /* Writes hex into out (>= DIGEST_HEX_MAX bytes); the digest can then only be freed. */
 void digest_final_hex(struct digest *d, char out[DIGEST_HEX_MAX]);

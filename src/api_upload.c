@@ -84,7 +84,9 @@ static int part_begin(void *ctx, const struct multipart_part *p)
             u->hp = hashpipe_new(u->srv->algo);
         if (!small && r->has_length && r->content_length >= DIRECT_MIN)
             store_tmp_direct(&u->tmp);
-        if (!u->hp && !(u->dg = digest_new(u->srv->algo)))
+        /* batched: with many uploads in flight, their MD5s share the vector lanes */
+        if (!u->hp && !(u->dg = digest_new_batched(
+                            u->srv->algo, r->has_length ? (size_t)r->content_length : 0)))
             return -EIO;
         snprintf(u->upname, sizeof u->upname, "%s", p->filename);
         u->cur = PART_FILE;

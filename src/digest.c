@@ -4,6 +4,7 @@
 #include "digest.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -17,10 +18,12 @@
 #include <openssl/sha.h>
 
 #include "log.h"
+#include "md5batch.h"
 #include "xalloc.h"
 
 struct digest {
     enum digest_algo algo;
+    struct md5batch *mb; /* MD5 shared with other streams; finished in c.md5 */
     union {
         MD5_CTX md5;
         SHA_CTX sha1;
@@ -38,11 +41,36 @@ struct digest *digest_new(enum digest_algo algo)
     return d;
 }
 
+static void md5_solo(uint32_t h[4], const unsigned char *p, size_t blocks)
+{
+    MD5_CTX c;
+    MD5_Init(&c);
+    c.A = h[0];
+    c.B = h[1];
+    c.C = h[2];
+    c.D = h[3];
+    MD5_Update(&c, p, blocks * 64); /* whole blocks: all of them are hashed, none kept */
+    h[0] = c.A;
+    h[1] = c.B;
+    h[2] = c.C;
+    h[3] = c.D;
+}
+
+struct digest *digest_new_batched(enum digest_algo algo, size_t expect)
+{
+    struct digest *d = digest_new(algo);
+    if (d->algo == DIGEST_MD5)
+        d->mb = md5batch_new(expect, md5_solo);
+    return d;
+}
+
 void digest_update(struct digest *d, const void *p, size_t n)
 {
     if (!n)
         return;
-    if (d->algo == DIGEST_SHA1)
+    if (d->mb)
+        md5batch_update(d->mb, p, n);
+    else if (d->algo == DIGEST_SHA1)
         SHA1_Update(&d->c.sha1, p, n);
     else
         MD5_Update(&d->c.md5, p, n);
@@ -65,6 +93,20 @@ void digest_final_hex(struct digest *d, char out[DIGEST_HEX_MAX])
         SHA1_Final(md, &d->c.sha1);
         to_hex(md, SHA_DIGEST_LENGTH, out);
     } else {
+        if (d->mb) { /* OpenSSL takes over where the lanes stopped, and pads */
+            uint32_t h[4];
+            uint64_t hashed;
+            const unsigned char *rest;
+            size_t rest_len;
+            md5batch_finish(d->mb, h, &hashed, &rest, &rest_len);
+            d->c.md5.A = h[0];
+            d->c.md5.B = h[1];
+            d->c.md5.C = h[2];
+            d->c.md5.D = h[3];
+            d->c.md5.Nl = (MD5_LONG)(hashed << 3); /* the length in bits, split in halves */
+            d->c.md5.Nh = (MD5_LONG)(hashed >> 29);
+            MD5_Update(&d->c.md5, rest, rest_len);
+        }
         MD5_Final(md, &d->c.md5);
         to_hex(md, MD5_DIGEST_LENGTH, out);
     }
@@ -72,6 +114,8 @@ void digest_final_hex(struct digest *d, char out[DIGEST_HEX_MAX])
 
 void digest_free(struct digest *d)
 {
+    if (d)
+        md5batch_free(d->mb);
     free(d);
 }
 

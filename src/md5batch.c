@@ -1,0 +1,276 @@
+/* libmicrohttpd reads a connection until its socket is empty, so one upload's bytes arrive
+ * in a burst while the others' wait in their sockets: hashing on arrival would rarely find
+ * company. Instead each stream keeps its bytes (a copy: libmicrohttpd reuses its buffer) until
+ * its message ends or its thread's chunks run out; then the streams holding the most blocks go
+ * through the lanes together. The bytes wait in 16 KiB chunks counted per thread, so what is
+ * resident for them is bounded by MD5BATCH_THREAD however many uploads are in flight. */
+#include "md5batch.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "xalloc.h"
+
+#define CHUNK (16 * 1024) /* a multiple of the block: a block never spans two chunks */
+#define CHUNKS_MAX (MD5BATCH_THREAD / CHUNK)
+
+struct chunk {
+    struct chunk *next;
+    unsigned char data[CHUNK];
+};
+
+struct md5batch {
+    struct md5batch *prev, *next;
+    const void *owner; /* the thread state of the thread that made it */
+    md5batch_solo_fn *solo;
+    uint32_t h[4];
+    uint64_t hashed;            /* bytes in h */
+    struct chunk *head, *tail;  /* waiting bytes: from head->data[at] on, len of them */
+    size_t at, len;
+};
+
+/* One per thread: its streams and the chunks they hold together. */
+struct thread_streams {
+    struct md5batch *head;
+    size_t chunks;
+};
+
+static _Thread_local struct thread_streams mine;
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static md5x16_fn *cpu_fn;
+static _Atomic(md5x16_fn *) test_fn;
+
+static void pick(void)
+{
+    cpu_fn = md5x16_fast();
+}
+
+static md5x16_fn *kernel(void)
+{
+    md5x16_fn *t = atomic_load_explicit(&test_fn, memory_order_relaxed);
+    if (t)
+        return t;
+    pthread_once(&once, pick);
+    return cpu_fn;
+}
+
+void md5batch_use(md5x16_fn *fn)
+{
+    atomic_store(&test_fn, fn);
+}
+
+struct md5batch *md5batch_new(size_t expect, md5batch_solo_fn *solo)
+{
+    if ((expect && expect < MD5BATCH_MIN) || !kernel())
+        return NULL;
+    struct md5batch *s = xcalloc(1, sizeof *s);
+    md5x16_init(s->h);
+    s->owner = &mine;
+    s->solo = solo;
+    s->next = mine.head;
+    if (mine.head)
+        mine.head->prev = s;
+    mine.head = s;
+    return s;
+}
+
+/* Another thread's streams are in another list, written without a lock: touching one from
+ * here is a bug that would corrupt memory later, so it stops the process now. */
+static void own(const struct md5batch *s)
+{
+    if (s->owner != &mine) {
+        log_error("md5batch", "stream used by a thread that did not make it");
+        abort();
+    }
+}
+
+/* Whole blocks waiting at the head, in one piece (up to the head chunk's end). */
+static size_t head_blocks(const struct md5batch *s)
+{
+    size_t n = s->len < CHUNK - s->at ? s->len : CHUNK - s->at;
+    return n / MD5X16_BLOCK;
+}
+
+/* Drops n hashed blocks from the head, and the chunks they emptied. */
+static void consume(struct md5batch *s, size_t n)
+{
+    size_t done = n * MD5X16_BLOCK;
+    s->hashed += done;
+    s->len -= done;
+    s->at += done;
+    /* A partial block stays where it is (`at` is a multiple of the block, so the block is
+     * whole in this chunk); an emptied chunk goes back, so an idle stream holds none. */
+    if (s->at == CHUNK || !s->len) {
+        struct chunk *c = s->head;
+        s->head = c->next;
+        if (!s->head)
+            s->tail = NULL;
+        free(c);
+        mine.chunks--;
+        s->at = 0;
+    }
+}
+
+/* Hashes the whole blocks of `first` (if it has any) and of the fullest other streams, up to
+ * sixteen. With `upto_first`, no lane takes more blocks than first has: a message that ends
+ * does not wait for longer companions. */
+static void flush(struct md5batch *first, bool upto_first)
+{
+    struct md5batch *lane[MD5X16_LANES];
+    int used = 0, fixed = 0;
+    if (first->len >= MD5X16_BLOCK) {
+        lane[used++] = first;
+        fixed = 1;
+    }
+    for (struct md5batch *s = mine.head; s; s = s->next) {
+        if (s == first || s->len < MD5X16_BLOCK)
+            continue;
+        /* lane[fixed..] stays ordered fullest first; a new one goes in if it beats the last */
+        int pos = used;
+        if (used == MD5X16_LANES) {
+            if (s->len <= lane[MD5X16_LANES - 1]->len)
+                continue;
+            pos = MD5X16_LANES - 1;
+        } else {
+            used++;
+        }
+        while (pos > fixed && lane[pos - 1]->len < s->len) {
+            lane[pos] = lane[pos - 1];
+            pos--;
+        }
+        lane[pos] = s;
+    }
+    if (!used)
+        return;
+    size_t quota[MD5X16_LANES], most = lane[0]->len / MD5X16_BLOCK, sum = 0;
+    for (int i = 0; i < used; i++) {
+        quota[i] = lane[i]->len / MD5X16_BLOCK;
+        if (!upto_first && quota[i] > most)
+            most = quota[i];
+        if (quota[i] > most)
+            quota[i] = most;
+        sum += quota[i];
+    }
+    /* A lane costs about twice what OpenSSL takes for the same block alone, so the lanes run
+     * only when at least two of them are busy on average; otherwise the stream with the most
+     * blocks is hashed alone. */
+    if (sum < 2 * most) {
+        struct md5batch *s = lane[0];
+        size_t left = quota[0];
+        for (int i = 1; i < used; i++)
+            if (quota[i] > left) {
+                s = lane[i];
+                left = quota[i];
+            }
+        while (left) {
+            size_t n = head_blocks(s) < left ? head_blocks(s) : left;
+            s->solo(s->h, s->head->data + s->at, n);
+            consume(s, n);
+            left -= n;
+        }
+        return;
+    }
+    uint32_t h[4][MD5X16_LANES] = {{0}};
+    for (int i = 0; i < used; i++)
+        for (int j = 0; j < 4; j++)
+            h[j][i] = lane[i]->h[j];
+    /* a round goes as far as each lane's head chunk allows */
+    for (bool more = true; more;) {
+        const unsigned char *p[MD5X16_LANES] = {0};
+        size_t n[MD5X16_LANES] = {0};
+        more = false;
+        for (int i = 0; i < used; i++) {
+            n[i] = quota[i] ? head_blocks(lane[i]) : 0;
+            if (n[i] > quota[i])
+                n[i] = quota[i];
+            if (n[i]) {
+                p[i] = lane[i]->head->data + lane[i]->at;
+                more = true;
+            }
+        }
+        if (!more)
+            break;
+        kernel()(h, p, n);
+        for (int i = 0; i < used; i++)
+            if (n[i]) {
+                consume(lane[i], n[i]);
+                quota[i] -= n[i];
+            }
+    }
+    for (int i = 0; i < used; i++)
+        for (int j = 0; j < 4; j++)
+            lane[i]->h[j] = h[j][i];
+}
+
+void md5batch_update(struct md5batch *s, const void *p, size_t n)
+{
+    const unsigned char *src = p;
+    bool flushed = false;
+    own(s);
+    while (n) {
+        size_t end = (s->at + s->len) % CHUNK; /* where the tail chunk is filled to */
+        if (!s->tail || (end == 0 && s->len)) {
+            if (mine.chunks >= CHUNKS_MAX && !flushed) {
+                flush(s, false); /* once: if nothing has a whole block, the budget gives */
+                flushed = true;
+                continue;
+            }
+            struct chunk *c = xmalloc(sizeof *c);
+            c->next = NULL;
+            if (s->tail)
+                s->tail->next = c;
+            else
+                s->head = c;
+            s->tail = c;
+            mine.chunks++;
+            end = 0;
+        }
+        size_t k = CHUNK - end < n ? CHUNK - end : n;
+        memcpy(s->tail->data + end, src, k);
+        s->len += k;
+        src += k;
+        n -= k;
+    }
+}
+
+void md5batch_finish(struct md5batch *s, uint32_t h[4], uint64_t *hashed,
+                     const unsigned char **rest, size_t *rest_len)
+{
+    own(s);
+    while (s->len >= MD5X16_BLOCK)
+        flush(s, true);
+    memcpy(h, s->h, sizeof s->h);
+    *hashed = s->hashed;
+    *rest = s->head ? s->head->data + s->at : NULL;
+    *rest_len = s->len;
+}
+
+size_t md5batch_held(void)
+{
+    return mine.chunks * CHUNK;
+}
+
+void md5batch_free(struct md5batch *s)
+{
+    if (!s)
+        return;
+    own(s);
+    while (s->head) {
+        struct chunk *c = s->head;
+        s->head = c->next;
+        free(c);
+        mine.chunks--;
+    }
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        mine.head = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    free(s);
+}

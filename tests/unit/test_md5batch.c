@@ -1,0 +1,145 @@
+/* Unit tests for md5batch through digest_new_batched: many streams of one thread, fed in
+ * interleaved pieces of every size, finished or abandoned in any order, each end in the MD5
+ * of its own bytes, with the portable lanes and (on a CPU with AVX-512) the fast ones, while
+ * the buffers they hold stay within the thread's budget; a stream used by another thread
+ * stops the process instead of corrupting another list. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "md5batch.h"
+#include "support.h"
+
+#define STREAMS 40
+#define MAXLEN (300 * 1024)
+#define CHUNK (16 * 1024) /* md5batch.c's */
+
+struct msg {
+    unsigned char *data;
+    size_t len, fed;
+    struct digest *d;
+    bool done;
+};
+
+static uint32_t rnd(uint32_t *r)
+{
+    *r = *r * 1103515245u + 12345u;
+    return *r >> 8;
+}
+
+static void run(unsigned seed)
+{
+    struct msg m[STREAMS];
+    uint32_t r = seed;
+    for (int i = 0; i < STREAMS; i++) {
+        /* edges of a block and of a buffer among the random lengths */
+        static const size_t edge[] = {0, 1, 55, 56, 63, 64, 65, CHUNK - 1, CHUNK, CHUNK + 1};
+        m[i].len = i < 10 ? edge[i] : rnd(&r) % MAXLEN;
+        m[i].data = malloc(m[i].len + 1);
+        support_fill(m[i].data, m[i].len, seed * 100 + (unsigned)i);
+        m[i].fed = 0;
+        m[i].done = false;
+        /* a third say how long they will be: the small ones of those are not batched */
+        m[i].d = digest_new_batched(DIGEST_MD5, i % 3 ? 0 : m[i].len);
+        assert_non_null(m[i].d);
+    }
+    int left = STREAMS;
+    for (int round = 0; left && round < 100000; round++) {
+        struct msg *x = &m[rnd(&r) % STREAMS];
+        if (x->done)
+            continue;
+        size_t k = rnd(&r) % (rnd(&r) % 2 ? 100 : 40000);
+        if (k > x->len - x->fed)
+            k = x->len - x->fed;
+        digest_update(x->d, x->data + x->fed, k);
+        x->fed += k;
+        /* a chunk over: a flush that finds no whole block lets one more in */
+        assert_true(md5batch_held() <= MD5BATCH_THREAD + CHUNK);
+        if (x->fed == x->len && rnd(&r) % 4 == 0) {
+            char want[DIGEST_HEX_MAX], got[DIGEST_HEX_MAX];
+            digest_md5_hex(x->data, x->len, want);
+            digest_final_hex(x->d, got);
+            assert_string_equal(got, want);
+            digest_free(x->d);
+            x->done = true;
+            left--;
+        } else if (x == &m[STREAMS - 1] && x->fed > x->len / 2) {
+            digest_free(x->d); /* an abandoned upload: its stream leaves the list */
+            x->done = true;
+            left--;
+        }
+    }
+    assert_int_equal(left, 0);
+    assert_int_equal(md5batch_held(), 0);
+    for (int i = 0; i < STREAMS; i++)
+        free(m[i].data);
+}
+
+static void test_portable_lanes(void **state)
+{
+    (void)state;
+    md5batch_use(md5x16_portable);
+    for (unsigned seed = 1; seed <= 6; seed++)
+        run(seed);
+    md5batch_use(NULL);
+}
+
+static void test_fast_lanes(void **state)
+{
+    (void)state;
+    md5x16_fn *fn = md5x16_fast();
+    if (!fn) {
+        print_message("no AVX-512 on this CPU: batching is off, and tested with portable lanes\n");
+        skip();
+    }
+    md5batch_use(fn);
+    for (unsigned seed = 1; seed <= 6; seed++)
+        run(seed);
+    md5batch_use(NULL);
+}
+
+static void *update_elsewhere(void *arg)
+{
+    digest_update(arg, "x", 1);
+    return NULL;
+}
+
+static void test_other_thread_stops(void **state)
+{
+    (void)state;
+    md5batch_use(md5x16_portable);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct digest *d = digest_new_batched(DIGEST_MD5, 0);
+        pthread_t t;
+        pthread_create(&t, NULL, update_elsewhere, d);
+        pthread_join(t, NULL);
+        _exit(0); /* not reached */
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGABRT);
+    md5batch_use(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_portable_lanes),
+        cmocka_unit_test(test_fast_lanes),
+        cmocka_unit_test(test_other_thread_stops),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -45,9 +45,17 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static md5x16_fn *cpu_fn;
 static _Atomic(md5x16_fn *) test_fn;
 
+/* FILESERVER_MD5_LANES=off turns batching off, =portable runs it without AVX-512 (slower
+ * than OpenSSL: for tests of the whole server on any CPU). */
 static void pick(void)
 {
-    cpu_fn = md5x16_fast();
+    const char *e = getenv("FILESERVER_MD5_LANES");
+    if (e && strcmp(e, "off") == 0)
+        cpu_fn = NULL;
+    else if (e && strcmp(e, "portable") == 0)
+        cpu_fn = md5x16_portable;
+    else
+        cpu_fn = md5x16_fast();
 }
 
 static md5x16_fn *kernel(void)

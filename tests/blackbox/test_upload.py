@@ -1,13 +1,17 @@
 """POST/GET G/upload: output forms, the FileResult fields, scene/path/filename/md5 fields,
 configured limits (scenes, extensions, read_only, max_upload_size) and instant upload."""
+import concurrent.futures
+import json
 import os
 import time
 import urllib.parse
 
+import pytest
 import requests
 
 from bbutil import (T, assert_fail, assert_ok_json, date_path_re, describe, files_under,
-                    local_date_parts, md5, payload, token, upload, url_path)
+                    local_date_parts, md5, multipart_stream, new_boundary, payload,
+                    seeded_bytes, stream_upload_cl, token, upload, url_path)
 
 RESULT_KEYS = {"url", "md5", "path", "domain", "scene", "size", "mtime", "scenes", "retmsg",
                "retcode", "src"}
@@ -263,3 +267,56 @@ def test_node_without_peers_never_loads_libcurl_or_gnutls(node):
     assert any(n.startswith("libc.so") for n in libs), libs  # the listing itself works
     assert not [n for n in libs if "curl" in n], sorted(libs)
     assert not [n for n in libs if "gnutls" in n or "p11-kit" in n], sorted(libs)
+
+
+# sizes around the batching floor (16 KiB), a chunk (16 KiB) and the per-thread budget (1 MiB)
+LANE_SIZES = [16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 100 * 1024, 1024 * 1024 + 13,
+              3 * 1024 * 1024 + 7]
+
+
+def _slow_chunks(data, seed):
+    """The content in pieces of 7-40 KiB with a pause between them, so that many uploads
+    are half received at once and wait in the lanes together."""
+    at, r = 0, seed
+    while at < len(data):
+        r = (r * 1103515245 + 12345) & 0x7FFFFFFF
+        k = 7 * 1024 + r % (33 * 1024)
+        yield data[at:at + k]
+        at += k
+        time.sleep(0.002)
+
+
+@pytest.mark.parametrize("lanes", ["portable", "auto"])
+def test_concurrent_uploads_hashed_in_lanes(start_node, lanes):
+    """Uploads in flight together on one HTTP thread have their MD5s computed side by side
+    (md5batch): every one still answers with the MD5 of its own bytes, with and without a
+    Content-Length, and the node stays up. 'portable' runs the lanes on any CPU; 'auto' uses
+    AVX-512 where the CPU has it."""
+    node = start_node({"http_threads": 1}, env={"FILESERVER_MD5_LANES": lanes})
+    jobs = [(i, LANE_SIZES[i % len(LANE_SIZES)] + i, i % 5 == 4) for i in range(36)]
+
+    def one(job):
+        i, size, chunked = job
+        data = seeded_bytes(1000 + i, size)
+        name = f"lane{i}.bin"
+        if chunked:  # no Content-Length: the stream does not know its size
+            b = new_boundary()
+            r = requests.post(node.g + "/upload",
+                              data=multipart_stream([("output", "json")], name,
+                                                    _slow_chunks(data, i), b),
+                              headers={"Content-Type": "multipart/form-data; boundary=" + b},
+                              timeout=60)
+            status, body = r.status_code, r.content
+        else:
+            res = stream_upload_cl(node.port, "/" + node.group + "/upload", [("output", "json")],
+                                   name,
+                                   _slow_chunks(data, i), size, timeout=60)
+            status, body = res.status_code, res.content
+        assert status == 200, body[:300]
+        return json.loads(body)["md5"], md5(data)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=24) as pool:
+        for got, want in pool.map(one, jobs, timeout=180):
+            assert got == want
+    assert requests.get(node.g + "/stat", timeout=T).status_code == 200
+    assert node.proc.poll() is None

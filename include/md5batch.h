@@ -8,7 +8,7 @@
 
 #include "md5x16.h"
 
-#define MD5BATCH_THREAD (1024 * 1024) /* unhashed bytes a thread's streams hold, about */
+#define MD5BATCH_THREAD (1024 * 1024) /* chunked bytes a thread's streams hold, at most */
 #define MD5BATCH_MIN (16 * 1024)      /* smaller messages are not worth a wait */
 
 struct md5batch; /* opaque */

@@ -29,8 +29,10 @@ struct md5batch {
     md5batch_solo_fn *solo;
     uint32_t h[4];
     uint64_t hashed;            /* bytes in h */
-    struct chunk *head, *tail;  /* waiting bytes: from head->data[at] on, len of them */
+    /* waiting bytes: len of them from head->data[at] on, or in part when there is no head */
+    struct chunk *head, *tail;
     size_t at, len;
+    unsigned char part[MD5X16_BLOCK];
 };
 
 /* One per thread: its streams and the chunks they hold together. */
@@ -111,15 +113,23 @@ static void consume(struct md5batch *s, size_t n)
     s->hashed += done;
     s->len -= done;
     s->at += done;
-    /* A partial block stays where it is (`at` is a multiple of the block, so the block is
-     * whole in this chunk); an emptied chunk goes back, so an idle stream holds none. */
-    if (s->at == CHUNK || !s->len) {
+    if (s->at == CHUNK) {
         struct chunk *c = s->head;
         s->head = c->next;
         if (!s->head)
             s->tail = NULL;
         free(c);
         mine.chunks--;
+        s->at = 0;
+    }
+    /* Less than a block left: it moves into the stream, and the chunk goes back. So every
+     * chunk held has a whole block to hash, and a flush always frees one. (`at` is a
+     * multiple of the block, so those bytes are all in the head chunk.) */
+    if (s->head && s->len < MD5X16_BLOCK) {
+        memcpy(s->part, s->head->data + s->at, s->len);
+        free(s->head);
+        mine.chunks--;
+        s->head = s->tail = NULL;
         s->at = 0;
     }
 }
@@ -218,25 +228,33 @@ static void flush(struct md5batch *first, bool upto_first)
 void md5batch_update(struct md5batch *s, const void *p, size_t n)
 {
     const unsigned char *src = p;
-    bool flushed = false;
     own(s);
     while (n) {
+        if (!s->head && s->len + n < MD5X16_BLOCK) { /* still short of a block */
+            memcpy(s->part + s->len, src, n);
+            s->len += n;
+            return;
+        }
         size_t end = (s->at + s->len) % CHUNK; /* where the tail chunk is filled to */
-        if (!s->tail || (end == 0 && s->len)) {
-            if (mine.chunks >= CHUNKS_MAX && !flushed) {
-                flush(s, false); /* once: if nothing has a whole block, the budget gives */
-                flushed = true;
-                continue;
+        if (!s->head || end == 0) {
+            if (mine.chunks >= CHUNKS_MAX) {
+                size_t before = mine.chunks;
+                flush(s, false); /* it may have hashed s too: look again */
+                if (mine.chunks < before)
+                    continue;
             }
             struct chunk *c = xmalloc(sizeof *c);
             c->next = NULL;
-            if (s->tail)
+            end = 0;
+            if (s->tail) {
                 s->tail->next = c;
-            else
+            } else { /* the bytes short of a block come first */
                 s->head = c;
+                memcpy(c->data, s->part, s->len);
+                end = s->len;
+            }
             s->tail = c;
             mine.chunks++;
-            end = 0;
         }
         size_t k = CHUNK - end < n ? CHUNK - end : n;
         memcpy(s->tail->data + end, src, k);
@@ -254,7 +272,7 @@ void md5batch_finish(struct md5batch *s, uint32_t h[4], uint64_t *hashed,
         flush(s, true);
     memcpy(h, s->h, sizeof s->h);
     *hashed = s->hashed;
-    *rest = s->head ? s->head->data + s->at : NULL;
+    *rest = s->head ? s->head->data + s->at : s->part;
     *rest_len = s->len;
 }
 

@@ -89,3 +89,5 @@ long long meta_mem_bytes(struct meta *m);
 
 /* Count of records (p/ keys). */
 long long meta_count(struct meta *m);
+/* Synced writes (each one a sync of LevelDB's log) since the index was opened. */
+long long meta_syncs(struct meta *m);

@@ -49,6 +49,8 @@ struct server {
                                * the HTTP threads; NULL before server_start */
     enum fsbarrier_mode sync_mode; /* from cfg.sync_mode; with none, commits never wait
                                * for the disk, so they run on the HTTP thread */
+    bool index_on_store_fs;   /* data/meta is on the filesystem of files/: in group mode
+                               * the store's syncfs makes index writes durable too */
     atomic_bool tombstones;   /* an x/ key may exist: a put must clear its own (sync.c);
                                * false spares uploads a LevelDB delete of nothing */
     atomic_int thumbs_state;  /* data/thumbs: 0 not looked at yet, 1 exists, 2 absent

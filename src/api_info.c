@@ -381,11 +381,14 @@ int api_metrics(struct http_req *req, struct http_reply *rep, struct server *srv
                 "fileserver_download_cache_bytes %zu\n"
                 "# TYPE fileserver_disk_syncs_total counter\n"
                 "fileserver_disk_syncs_total %lld\n"
+                "# TYPE fileserver_index_syncs_total counter\n"
+                "fileserver_index_syncs_total %lld\n"
                 "# TYPE fileserver_commit_batches_total counter\n"
                 "fileserver_commit_batches_total %lld\n"
                 "# TYPE fileserver_commit_batch_max gauge\n"
                 "fileserver_commit_batch_max %lld\n",
-                ce, cb, store_syncs(srv->store), (long long)atomic_load(&srv->commit_batches),
+                ce, cb, store_syncs(srv->store), meta_syncs(srv->meta),
+                (long long)atomic_load(&srv->commit_batches),
                 (long long)atomic_load(&srv->commit_batch_max));
     sync_metrics(srv, &b);
     size_t len;

@@ -688,22 +688,36 @@ static void commit_round(struct server *srv, struct slot *sl, size_t n)
         if (!s->needle)
             fds[nf++] = s->dfd;
     }
-    rc = store_sync_many(srv->store, fds, nf);
+    /* The records and their replication jobs. When the index is on the same filesystem, they
+     * are written before the names' syncfs and made durable by it: one flush of the disk per
+     * round fewer. A crash during that sync may then keep a record and lose its name; that
+     * upload was not acknowledged; a download of it answers 404, and the next upload of the
+     * content drops it (find_copies). Otherwise they follow the names, with a sync of their
+     * own. */
+    bool ride = srv->sync_mode == FSBARRIER_GROUP && srv->index_on_store_fs;
+    size_t ndirs = nf; /* fds[0..ndirs) are the placed files' directories, closed at the end */
+    if (!ride)
+        rc = store_sync_many(srv->store, fds, nf);
     bool wrote = false;
     for (size_t i = 0; i < np; i++) {
         struct slot *s = &sl[pick[i]];
         if (s->st != SLOT_PLACED)
             continue;
-        if (s->dfd >= 0)
-            close(s->dfd);
-        /* the records and their replication jobs, made durable by one sync below */
         int r = rc < 0 ? rc : sync_index_bulk(srv, &s->u->result, true);
         if (r < 0)
             slot_fail(srv, s, r);
         else
             wrote = true;
     }
-    int mrc = wrote ? meta_sync(srv->meta) : 0;
+    int mrc = 0;
+    if (ride) {
+        fds[nf++] = store_files_fd(srv->store); /* syncs even when every slot was a needle */
+        mrc = store_sync_many(srv->store, fds, nf);
+    } else if (wrote) {
+        mrc = meta_sync(srv->meta);
+    }
+    for (size_t i = 0; i < ndirs; i++)
+        close(fds[i]);
     for (size_t i = 0; i < np; i++) {
         struct slot *s = &sl[pick[i]];
         if (s->st != SLOT_PLACED)

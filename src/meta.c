@@ -34,6 +34,7 @@ struct meta {
     leveldb_writeoptions_t *wsync;
     leveldb_writeoptions_t *wlazy; /* bulk loads, made durable by meta_sync at their end */
     bool lazy;                     /* sync_mode none: no write waits for the disk */
+    atomic_llong syncs;            /* writes made with wsync: /metrics' index syncs */
     leveldb_cache_t *cache;
     leveldb_filterpolicy_t *bloom;
     /* Changes to the digest index read before they write (which path is a digest's
@@ -411,6 +412,8 @@ void meta_close(struct meta *m)
 static int write_with(struct meta *m, leveldb_writebatch_t *b, leveldb_writeoptions_t *o)
 {
     char *err = NULL;
+    if (o == m->wsync)
+        atomic_fetch_add(&m->syncs, 1);
     leveldb_write(m->db, o, b, &err);
     leveldb_writebatch_destroy(b);
     if (err) {
@@ -920,6 +923,11 @@ static int count_cb(void *ctx, const char *k, size_t kl, const char *v, size_t v
     (void)vl;
     (*(long long *)ctx)++;
     return 0;
+}
+
+long long meta_syncs(struct meta *m)
+{
+    return atomic_load(&m->syncs);
 }
 
 long long meta_count(struct meta *m)

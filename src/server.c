@@ -108,6 +108,9 @@ int server_init(struct server *srv, const char *root, const char *cfg_path, char
     }
     if (srv->sync_mode == FSBARRIER_NONE)
         meta_set_lazy(srv->meta);
+    struct stat ms, fs;
+    srv->index_on_store_fs = stat(p, &ms) == 0 && fstat(store_files_fd(srv->store), &fs) == 0 &&
+                             ms.st_dev == fs.st_dev;
     sync_tombstones_init(srv);
     if ((rc = content_open_volumes(srv)) < 0) {
         snprintf(err, errcap, "cannot open the small-file volumes below %s: %s", srv->root,

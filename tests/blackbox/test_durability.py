@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from bbutil import (T, assert_ok_json, describe, disk_syncs, file_md5, files_under, md5,
+from bbutil import (T, assert_ok_json, describe, disk_syncs, file_md5, files_under, md5, metric,
                     multipart_stream, multipart_stream_len, new_boundary, payload,
                     seeded_bytes, stream_upload_cl,
                     token, upload, wait_for)
@@ -188,6 +188,28 @@ def test_sync_modes_and_clean_stop(start_node, mode):
         assert syncs >= len(ups), syncs
     n.restart()
     _assert_served(n, ups)
+
+
+@pytest.mark.parametrize("merge", [False, True])
+def test_group_commit_records_ride_on_the_names_sync(start_node, merge):
+    """sync_mode group, the index on the filesystem of files/: an upload's record is written
+    before the syncfs that makes its name durable and rides on it, so the index's log is never
+    synced on its own; with volumes (no name to place) that syncfs is still made. sync_mode
+    file, which syncs descriptors and not the filesystem, syncs the index itself."""
+    g = start_node({"sync_mode": "group", "enable_merge_small_file": merge})
+    f = start_node({"sync_mode": "file", "enable_merge_small_file": merge})
+    base = {n: (metric(n, "fileserver_index_syncs_total"), disk_syncs(n)) for n in (g, f)}
+    ups = []
+    for i in range(4):
+        for n in (g, f):
+            data = payload(300 + i)
+            ups.append((n, data, _up(n, data, token() + ".bin")))
+    assert metric(g, "fileserver_index_syncs_total") == base[g][0]
+    # per upload: its bytes, then its name (a needle: its volume) with its record
+    assert disk_syncs(g) - base[g][1] >= 2 * 4
+    assert metric(f, "fileserver_index_syncs_total") - base[f][0] >= 4
+    g.restart()
+    _assert_served(g, [(d, j) for n, d, j in ups if n is g])
 
 
 @pytest.mark.slow

@@ -41,14 +41,22 @@ struct digest *digest_new(enum digest_algo algo)
     return d;
 }
 
+/* An MD5 context that goes on from state h after `hashed` bytes (the lanes' work). */
+static void md5_resume(MD5_CTX *c, const uint32_t h[4], uint64_t hashed)
+{
+    MD5_Init(c);
+    c->A = h[0];
+    c->B = h[1];
+    c->C = h[2];
+    c->D = h[3];
+    c->Nl = (MD5_LONG)(hashed << 3); /* the length in bits, split in halves */
+    c->Nh = (MD5_LONG)(hashed >> 29);
+}
+
 static void md5_solo(uint32_t h[4], const unsigned char *p, size_t blocks)
 {
     MD5_CTX c;
-    MD5_Init(&c);
-    c.A = h[0];
-    c.B = h[1];
-    c.C = h[2];
-    c.D = h[3];
+    md5_resume(&c, h, 0); /* the length matters only to padding, which is not done here */
     MD5_Update(&c, p, blocks * 64); /* whole blocks: all of them are hashed, none kept */
     h[0] = c.A;
     h[1] = c.B;
@@ -99,12 +107,7 @@ void digest_final_hex(struct digest *d, char out[DIGEST_HEX_MAX])
             const unsigned char *rest;
             size_t rest_len;
             md5batch_finish(d->mb, h, &hashed, &rest, &rest_len);
-            d->c.md5.A = h[0];
-            d->c.md5.B = h[1];
-            d->c.md5.C = h[2];
-            d->c.md5.D = h[3];
-            d->c.md5.Nl = (MD5_LONG)(hashed << 3); /* the length in bits, split in halves */
-            d->c.md5.Nh = (MD5_LONG)(hashed >> 29);
+            md5_resume(&d->c.md5, h, hashed);
             MD5_Update(&d->c.md5, rest, rest_len);
         }
         MD5_Final(md, &d->c.md5);

@@ -11,6 +11,10 @@
 
 struct store; /* opaque */
 
+/* A file temp grows by whole pieces of this size, aligned, once a write reaches a boundary
+ * (store.c says why); what is past the last one waits in the temp's carry. */
+#define STORE_WRITE_ALIGN (8 * 1024)
+
 struct store_tmp {
     int fd;
     char name[40];
@@ -22,6 +26,10 @@ struct store_tmp {
     struct store *owner;
     uint64_t flushed; /* bytes handed to writeback so far (large files) */
     struct dwrite *dw; /* writes go through O_DIRECT until store_tmp_finish (dwrite.h) */
+    /* the last bytes of a file temp, past its last STORE_WRITE_ALIGN boundary: they wait
+     * for the next write to reach the next one, or for store_tmp_finish (size counts them) */
+    char *carry;
+    size_t carried;
 };
 
 /* An empty temp (nothing created): safe to discard. */
@@ -57,9 +65,9 @@ int store_tmp_write(struct store_tmp *t, const void *p, size_t n);
 /* For a large stream into a new, empty file temp: the writes that follow go through
  * O_DIRECT on a writer thread. A no-op where that is refused (memory temp, filesystem). */
 void store_tmp_direct(struct store_tmp *t);
-/* Ends direct writing: the file then holds every byte written. Must come before anything
- * else reads, links, syncs or describes the temp; 0 or the first write error. A no-op for
- * a temp not written directly. */
+/* Ends direct writing and writes what is carried: the file then holds every byte written.
+ * Must come before anything else reads, links, syncs or describes the temp (spill does it
+ * too); 0 or the first write error. */
 int store_tmp_finish(struct store_tmp *t);
 /* Closes and unlinks (frees the memory of a memory temp); safe on an empty tmp. */
 void store_tmp_discard(struct store *s, struct store_tmp *t);

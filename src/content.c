@@ -283,10 +283,13 @@ int content_append_small(struct server *srv, struct store_tmp *tmp, struct file_
     size_t len = (size_t)tmp->size;
     if (tmp->mem)
         return append_needle(srv, fi, tmp->mem, len, name_it, sync);
+    int rc = store_tmp_spill(tmp); /* the gate: the file then holds every byte */
+    if (rc < 0)
+        return rc;
     char *data = xmalloc(len + 1);
     /* just written: this comes from the page cache */
     ssize_t r = pread(tmp->fd, data, len, 0);
-    int rc = (r < 0 || (size_t)r != len) ? -EIO : 0;
+    rc = (r < 0 || (size_t)r != len) ? -EIO : 0;
     if (rc == 0)
         rc = append_needle(srv, fi, data, len, name_it, sync);
     free(data);

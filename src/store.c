@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -224,19 +225,20 @@ static void mem_release(struct store_tmp *t)
     atomic_fetch_sub(&t->owner->mem_used, t->memcap);
 }
 
-static int tmp_write_fd(struct store_tmp *t, const char *c, size_t n);
+static int tmp_write_fd(struct store_tmp *t, const char *a, size_t an, const char *b, size_t bn);
+static int carry_flush(struct store_tmp *t);
 
 int store_tmp_spill(struct store_tmp *t)
 {
     if (t->dw)
         return -EBUSY; /* store_tmp_finish first: bytes may still be in flight */
     if (!t->mem)
-        return 0;
+        return carry_flush(t);
     struct store_tmp m = *t;
     t->mem = NULL;
     int rc = store_tmp_create(m.owner, t);
-    if (rc == 0)
-        rc = tmp_write_fd(t, m.mem, (size_t)m.size);
+    if (rc == 0 && (rc = tmp_write_fd(t, NULL, 0, m.mem, (size_t)m.size)) == 0)
+        t->size = m.size;
     mem_release(&m);
     return rc;
 }
@@ -249,6 +251,8 @@ int store_tmp_create(struct store *s, struct store_tmp *t)
     t->flushed = 0;
     t->mem = NULL;
     t->dw = NULL;
+    t->carry = NULL;
+    t->carried = 0;
     t->owner = s;
     t->name[0] = '\0';
     if (s->anon_tmp) {
@@ -284,12 +288,16 @@ void store_tmp_direct(struct store_tmp *t)
 int store_tmp_finish(struct store_tmp *t)
 {
     if (!t->dw)
-        return 0;
+        return carry_flush(t);
     int rc = dwrite_finish(t->dw);
     t->dw = NULL;
     return rc;
 }
 
+/* The page cache takes writes that cover its folios whole best. A write that stops inside a
+ * new folio makes ext4 zero the rest of it, and the next write fills it again. libmicrohttpd
+ * hands over pieces of about 18 KiB at any offset; written 8 KiB-aligned, a 100 KiB upload
+ * cost about 15 µs less system CPU here (16 KiB gained no more and holds twice the memory). */
 int store_tmp_write(struct store_tmp *t, const void *p, size_t n)
 {
     if (t->dw) {
@@ -308,12 +316,34 @@ int store_tmp_write(struct store_tmp *t, const void *p, size_t n)
         if (rc < 0)
             return rc;
     }
-    return tmp_write_fd(t, p, n);
+    uint64_t off = t->size - t->carried; /* what the file holds */
+    uint64_t upto = (t->size + n) / STORE_WRITE_ALIGN * STORE_WRITE_ALIGN;
+    int rc = 0;
+    if (upto <= off && !t->carried) {
+        rc = tmp_write_fd(t, NULL, 0, p, n); /* nothing waits: a small file, written as is */
+    } else if (upto <= off) {
+        /* off is a boundary whenever bytes wait, so they and p stay short of the next one */
+        memcpy(t->carry + t->carried, p, n);
+        t->carried += n;
+    } else {
+        size_t rest = (size_t)(t->size + n - upto); /* < n: the carry goes out whole */
+        if ((rc = tmp_write_fd(t, t->carry, t->carried, p, n - rest)) < 0)
+            return rc;
+        if (rest && !t->carry)
+            t->carry = xmalloc(STORE_WRITE_ALIGN);
+        if (rest)
+            memcpy(t->carry, (const char *)p + (n - rest), rest);
+        t->carried = rest;
+    }
+    if (rc == 0)
+        t->size += n;
+    return rc;
 }
 
 #define WRITEBACK_STEP (16 * 1024 * 1024)
 
-static int tmp_write_fd(struct store_tmp *t, const char *c, size_t n)
+/* Writes a then b at the file's end, however short the kernel's writes. */
+static int tmp_write_fd(struct store_tmp *t, const char *a, size_t an, const char *b, size_t bn)
 {
     /* start writing a large file back while it still arrives, so the sync at its commit
      * does not have to write all of it at once (asynchronous; errors surface at the sync) */
@@ -322,24 +352,46 @@ static int tmp_write_fd(struct store_tmp *t, const char *c, size_t n)
                         SYNC_FILE_RANGE_WRITE);
         t->flushed = t->size;
     }
-    while (n > 0) {
-        ssize_t w = write(t->fd, c, n);
+    while (an + bn > 0) {
+        struct iovec v[2] = {{(void *)(uintptr_t)a, an}, {(void *)(uintptr_t)b, bn}};
+        ssize_t w = writev(t->fd, an ? v : v + 1, an ? 2 : 1);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
-        c += w;
-        n -= (size_t)w;
-        t->size += (uint64_t)w;
+        size_t k = (size_t)w, ka = k < an ? k : an;
+        if (ka) {
+            a += ka;
+            an -= ka;
+        }
+        if (k > ka) {
+            b += k - ka;
+            bn -= k - ka;
+        }
     }
     return 0;
+}
+
+/* Writes what waits and gives its buffer back; on an error both stay, for discard. */
+static int carry_flush(struct store_tmp *t)
+{
+    int rc = t->carried ? tmp_write_fd(t, t->carry, t->carried, NULL, 0) : 0;
+    if (rc < 0)
+        return rc;
+    t->carried = 0;
+    free(t->carry);
+    t->carry = NULL;
+    return rc;
 }
 
 void store_tmp_discard(struct store *s, struct store_tmp *t)
 {
     dwrite_abort(t->dw);
     t->dw = NULL;
+    free(t->carry);
+    t->carry = NULL;
+    t->carried = 0;
     mem_release(t);
     if (t->fd < 0)
         return;

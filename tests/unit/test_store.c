@@ -127,6 +127,21 @@ static void assert_stored(const struct fixture *f, const char *rel, const char *
     assert_file_content(p, want);
 }
 
+/* The file rel below files/ holds exactly the n bytes of want. */
+static void assert_stored_bytes(const struct fixture *f, const char *rel, const char *want,
+                                size_t n)
+{
+    char p[1200], *back = malloc(n + 1);
+    assert_non_null(back);
+    full(f, "files", rel, p, sizeof(p));
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, back, n + 1, 0), (ssize_t)n);
+    close(fd);
+    assert_memory_equal(back, want, n);
+    free(back);
+}
+
 static int commit_bytes(struct store *s, const char *dir, const char *name, const char *data)
 {
     struct store_tmp t;
@@ -525,9 +540,8 @@ static void test_direct_temp_finish_then_commit(void **state)
 {
     struct fixture *f = *state;
     size_t n = 3 * 1024 * 1024 + 5;
-    char *data = malloc(n), *back = malloc(n + 1), p[1024];
+    char *data = malloc(n);
     assert_non_null(data);
-    assert_non_null(back);
     for (size_t i = 0; i < n; i++)
         data[i] = (char)(i * 131 + (i >> 12));
     struct store_tmp t;
@@ -549,12 +563,7 @@ static void test_direct_temp_finish_then_commit(void **state)
     assert_int_equal(store_tmp_finish(&t), 0); /* a second finish does nothing */
     assert_int_equal(store_tmp_set_info(&t, "i", 1), 0);
     assert_int_equal(store_tmp_commit(f->s, &t, "d", "x.bin"), 0);
-    full(f, "files", "d/x.bin", p, sizeof(p));
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    assert_true(fd >= 0);
-    assert_int_equal(pread(fd, back, n + 1, 0), (ssize_t)n);
-    close(fd);
-    assert_memory_equal(back, data, n);
+    assert_stored_bytes(f, "d/x.bin", data, n);
     /* abandoned while still direct: nothing is left anywhere */
     assert_int_equal(store_tmp_create(f->s, &t), 0);
     store_tmp_direct(&t);
@@ -565,7 +574,76 @@ static void test_direct_temp_finish_then_commit(void **state)
     tmpdir_of(f, tmpdir, sizeof(tmpdir));
     assert_int_equal(count_entries(tmpdir), 0);
     free(data);
-    free(back);
+}
+
+static off_t fd_size(int fd)
+{
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    return st.st_size;
+}
+
+/* A file temp written in pieces of any size: the file grows by whole aligned pieces while the
+ * bytes past the last boundary wait; a small file is written as it comes; finish, spill and
+ * commit each write what waits, and every byte lands in order. */
+static void test_tmp_writes_whole_pieces(void **state)
+{
+    struct fixture *f = *state;
+    const size_t align = STORE_WRITE_ALIGN, n = 300 * 1024 + 77;
+    char *data = malloc(n);
+    assert_non_null(data);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (char)(i * 7 + (i >> 9));
+    static const size_t pieces[] = {18279, 1, 100, 16384, 40000, 3, 18124, 70000, 16383, 11160};
+    struct store_tmp t;
+    assert_int_equal(store_tmp_create(f->s, &t), 0);
+    size_t at = 0;
+    for (int k = 0; at < n && k < 1000; k++) {
+        size_t want = pieces[k % (sizeof pieces / sizeof pieces[0])];
+        size_t len = n - at < want ? n - at : want;
+        assert_int_equal(store_tmp_write(&t, data + at, len), 0);
+        at += len;
+        off_t on_disk = fd_size(t.fd);
+        assert_int_equal(t.size, at);
+        /* the first piece is short of a boundary and nothing waits: written as it came */
+        if (k > 0)
+            assert_int_equal(on_disk % (off_t)align, 0);
+        assert_true(at - (size_t)on_disk < align);
+    }
+    assert_int_equal(at, n);
+    assert_true(fd_size(t.fd) < (off_t)n); /* the last bytes still wait */
+    assert_int_equal(store_tmp_finish(&t), 0);
+    assert_int_equal(fd_size(t.fd), (off_t)n);
+    assert_int_equal(store_tmp_finish(&t), 0);
+    assert_int_equal(store_tmp_commit(f->s, &t, "w", "p.bin"), 0);
+    assert_stored_bytes(f, "w/p.bin", data, n);
+
+    /* a small file in one piece is on disk at once */
+    assert_int_equal(store_tmp_create(f->s, &t), 0);
+    assert_int_equal(store_tmp_write(&t, data, 5000), 0);
+    assert_int_equal(fd_size(t.fd), 5000);
+    assert_null(t.carry);
+    store_tmp_discard(f->s, &t);
+
+    /* spill is the gate too, and a commit without finish writes what waits */
+    assert_int_equal(store_tmp_create(f->s, &t), 0);
+    assert_int_equal(store_tmp_write(&t, data, 10000), 0);
+    assert_int_equal(store_tmp_write(&t, data + 10000, 10000), 0);
+    assert_int_equal(fd_size(t.fd), (off_t)(20000 / align * align));
+    assert_int_equal(store_tmp_spill(&t), 0);
+    assert_int_equal(fd_size(t.fd), 20000);
+    assert_int_equal(store_tmp_write(&t, data + 20000, 20000), 0);
+    assert_int_equal(fd_size(t.fd), (off_t)(40000 / align * align));
+    assert_int_equal(store_tmp_commit(f->s, &t, "w", "q.bin"), 0);
+    assert_stored_bytes(f, "w/q.bin", data, 40000);
+
+    /* discarded while bytes wait: nothing is left (and ASan sees no leak) */
+    assert_int_equal(store_tmp_create(f->s, &t), 0);
+    assert_int_equal(store_tmp_write(&t, data, 20000), 0);
+    assert_non_null(t.carry);
+    store_tmp_discard(f->s, &t);
+    assert_null(t.carry);
+    free(data);
 }
 
 static void test_anon_mem_spill(void **state)
@@ -1187,6 +1265,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_direct_temp_finish_then_commit, setup_group,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_anon_mem_spill, setup_anon, teardown),
+        cmocka_unit_test_setup_teardown(test_tmp_writes_whole_pieces, setup_anon, teardown),
+        EACH_MODE(test_tmp_writes_whole_pieces),
         EACH_MODE(test_commit_places_bytes),
         EACH_MODE(test_link_many_then_sync),
         cmocka_unit_test_setup_teardown(test_link_many_then_sync, setup_anon, teardown),

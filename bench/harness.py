@@ -198,7 +198,8 @@ class Runner:
         than opts.other_max cores of other load is repeated (at most opts.retries times):
         on a shared machine, load that hits one run of a pair and not the other skews the
         pair's ratio."""
-        for attempt in range((self.opts.retries if retry else 0) + 1):
+        retries = self.opts.retries if retry else 0
+        for attempt in range(retries + 1):
             # write back what earlier runs left dirty (nginx's unsynced uploads), or the
             # fileserver's syncfs would pay for it
             os.sync()
@@ -222,17 +223,19 @@ class Runner:
             out["retries"] = attempt
             if out["other_cores"] <= self.opts.other_max:
                 break
-            if attempt < self.opts.retries:
+            if attempt < retries:
                 log(f"    {srv.name}: {out['other_cores']:.2f} cores of other load during "
                     "the run; repeating it")
         return out
 
     def pairs(self, case, servers, runs_for, metric, unit, target=None, note=""):
-        """A B A B ...: runs_for(server) -> result dict per run; records the row and the
-        per-server details; returns {server name: [results]}."""
+        """A B, B A, A B ...: runs_for(server) -> result dict per run; records the row and
+        the per-server details; returns {server name: [results]}. The first run of a pair
+        alternates, so that a drift within a case (the page cache's writeback, a directory
+        that grows) does not always fall on the same server."""
         per = {s.name: [] for s in servers}
         for i in range(self.opts.pairs):
-            for s in servers:
+            for s in (servers if i % 2 == 0 else servers[::-1]):
                 r = runs_for(s)
                 per[s.name].append(r)
                 log(f"  {case} {s.name} pair {i + 1}: {metric(r):,.1f} {unit}"

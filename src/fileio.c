@@ -3,13 +3,16 @@
 #include "fileio.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
-int fileio_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+int fileio_pwrite2_all(int fd, const void *a, size_t an, const void *b, size_t bn, uint64_t off)
 {
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = pwrite(fd, c, n, (off_t)off);
+    const char *pa = a, *pb = b;
+    while (an + bn > 0) {
+        struct iovec v[2] = {{(void *)(uintptr_t)pa, an}, {(void *)(uintptr_t)pb, bn}};
+        ssize_t w = pwritev(fd, an ? v : v + 1, an ? 2 : 1, (off_t)off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -17,11 +20,23 @@ int fileio_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
         }
         if (w == 0)
             return -EIO;
-        c += w;
-        n -= (size_t)w;
+        size_t k = (size_t)w, ka = k < an ? k : an;
+        if (ka) { /* never step a null pointer, even by 0 */
+            pa += ka;
+            an -= ka;
+        }
+        if (k > ka) {
+            pb += k - ka;
+            bn -= k - ka;
+        }
         off += (uint64_t)w;
     }
     return 0;
+}
+
+int fileio_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+{
+    return fileio_pwrite2_all(fd, NULL, 0, p, n, off);
 }
 
 int fileio_pread_all(int fd, void *p, size_t n, uint64_t off)

@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "digest.h"
 #include "dwrite.h"
+#include "fileio.h"
 #include "fsbarrier.h"
 #include "log.h"
 #include "path.h"
@@ -329,10 +329,11 @@ int store_tmp_write(struct store_tmp *t, const void *p, size_t n)
         size_t rest = (size_t)(t->size + n - upto); /* < n: the carry goes out whole */
         if ((rc = tmp_write_fd(t, t->carry, t->carried, p, n - rest)) < 0)
             return rc;
-        if (rest && !t->carry)
-            t->carry = xmalloc(STORE_WRITE_ALIGN);
-        if (rest)
+        if (rest) {
+            if (!t->carry)
+                t->carry = xmalloc(STORE_WRITE_ALIGN);
             memcpy(t->carry, (const char *)p + (n - rest), rest);
+        }
         t->carried = rest;
     }
     if (rc == 0)
@@ -342,7 +343,7 @@ int store_tmp_write(struct store_tmp *t, const void *p, size_t n)
 
 #define WRITEBACK_STEP (16 * 1024 * 1024)
 
-/* Writes a then b at the file's end, however short the kernel's writes. */
+/* Writes a then b after what the file holds (size less what is carried). */
 static int tmp_write_fd(struct store_tmp *t, const char *a, size_t an, const char *b, size_t bn)
 {
     /* start writing a large file back while it still arrives, so the sync at its commit
@@ -352,25 +353,7 @@ static int tmp_write_fd(struct store_tmp *t, const char *a, size_t an, const cha
                         SYNC_FILE_RANGE_WRITE);
         t->flushed = t->size;
     }
-    while (an + bn > 0) {
-        struct iovec v[2] = {{(void *)(uintptr_t)a, an}, {(void *)(uintptr_t)b, bn}};
-        ssize_t w = writev(t->fd, an ? v : v + 1, an ? 2 : 1);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        size_t k = (size_t)w, ka = k < an ? k : an;
-        if (ka) {
-            a += ka;
-            an -= ka;
-        }
-        if (k > ka) {
-            b += k - ka;
-            bn -= k - ka;
-        }
-    }
-    return 0;
+    return fileio_pwrite2_all(t->fd, a, an, b, bn, t->size - t->carried);
 }
 
 /* Writes what waits and gives its buffer back; on an error both stay, for discard. */

@@ -8,8 +8,8 @@
 
 struct keyfilter; /* opaque */
 
-/* Sized for `keys` keys (at least a few thousand) at 6 bits per key: about 5 % false
- * "maybe" answers at that load, under 1 % at half of it. NULL when memory is short. */
+/* Sized for `keys` keys (at least a few thousand) at 12 bits per key: about 0.3 % false
+ * "maybe" answers at that load, 0.004 % at half of it. NULL when memory is short. */
 struct keyfilter *keyfilter_new(size_t keys);
 void keyfilter_free(struct keyfilter *f);
 void keyfilter_add(struct keyfilter *f, const void *key, size_t len);

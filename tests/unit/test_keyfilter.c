@@ -39,8 +39,10 @@ static void test_no_false_absent(void **state)
     keyfilter_free(f);
 }
 
-/* Sized for KEYS and holding them: about 5 % "maybe" for keys never added (8 % allowed);
- * at half the load, under 1 % (2 % allowed). */
+/* Sized for KEYS and holding them: about 0.3 % "maybe" for keys never added (0.6 %
+ * allowed); at half the load 0.004 % (0.05 % allowed). A filter at 6 bits per key and 4
+ * probes, as before 2026-12-06, gives 5.6 % and 0.65 %: enough misses to LevelDB to drive
+ * its seek compactions (see meta.c). */
 static void test_false_maybe_rate(void **state)
 {
     (void)state;
@@ -51,13 +53,13 @@ static void test_false_maybe_rate(void **state)
     int fp = 0;
     for (int i = KEYS; i < 2 * KEYS; i++)
         fp += keyfilter_may_contain(f, k, key_of(i, k));
-    assert_true(fp < KEYS * 2 / 100);
+    assert_true(fp < KEYS * 5 / 10000);
     for (int i = KEYS / 2; i < KEYS; i++)
         keyfilter_add(f, k, key_of(i, k));
     fp = 0;
     for (int i = KEYS; i < 2 * KEYS; i++)
         fp += keyfilter_may_contain(f, k, key_of(i, k));
-    assert_true(fp < KEYS * 8 / 100);
+    assert_true(fp < KEYS * 6 / 1000);
     keyfilter_free(f);
 }
 

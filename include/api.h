@@ -86,9 +86,14 @@ struct file_info;
 struct json_t;
 /* URL path of a record: "/<group>/<dir>/<disk name>" (no group without group management). */
 int api_url_path(const struct server *srv, const struct file_info *fi, char *out, size_t cap);
+#define API_DOMAIN_MAX 300
+#define API_URL_MAX (PATH_MAX_REL * 4 + 400)
 /* go-fastdfs FileResult for an upload reply (url, md5, path, domain, scene, size, ...). */
 struct json_t *api_file_result(const struct server *srv, const struct http_req *req,
                                const struct file_info *fi);
+/* Just the FileResult's url (what the text answer is), into url[API_URL_MAX]. */
+void api_file_url(const struct server *srv, const struct http_req *req,
+                  const struct file_info *fi, char *url, size_t cap);
 /* Finds the record a request names by `md5` (content digest or path key) or `path` (a
  * download path "/group1/..." or "files/..."). -ENOENT when unknown, ERR_PARAM when bad. */
 int api_lookup(struct server *srv, struct http_req *req, struct file_info *out);

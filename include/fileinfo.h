@@ -48,6 +48,9 @@ int fileinfo_add_peer(struct file_info *fi, const char *peer);
 struct json_t *fileinfo_to_json(const struct file_info *fi);
 /* Compact JSON text, malloc'd. */
 char *fileinfo_to_text(const struct file_info *fi, size_t *len);
+/* The same text through jansson's objects: the reference fileinfo_to_text must match
+ * byte for byte (tests), and what it falls back to for a string that is not UTF-8. */
+char *fileinfo_to_text_ref(const struct file_info *fi, size_t *len);
 /* Parses JSON text into fi; unknown fields are ignored; wrong types or overlong strings
  * fail with ERR_BADREQ. Field values are validated (path confined, names checked). */
 int fileinfo_from_text(struct file_info *fi, const char *text, size_t len);

@@ -62,24 +62,38 @@ static void domain_of(const struct server *srv, const struct http_req *req, char
         out[--n] = '\0';
 }
 
-json_t *api_file_result(const struct server *srv, const struct http_req *req,
-                        const struct file_info *fi)
+/* The result's url, and the path and domain it is made of. */
+static void file_url(const struct server *srv, const struct http_req *req,
+                     const struct file_info *fi, char *domain, size_t dcap, char *path,
+                     size_t pcap, char *url, size_t ucap)
 {
-    char domain[300], path[PATH_MAX_REL + 100], url[PATH_MAX_REL * 4 + 400];
-    char ename[PATH_MAX_NAME * 3 + 1];
-    domain_of(srv, req, domain, sizeof domain);
-    if (api_url_path(srv, fi, path, sizeof path) < 0)
+    char ename[PATH_MAX_NAME * 3 + 1], epath[(PATH_MAX_REL + 100) * 3];
+    domain_of(srv, req, domain, dcap);
+    if (api_url_path(srv, fi, path, pcap) < 0)
         path[0] = '\0';
-    char epath[sizeof path * 3];
     if (strparse_pct_encode(path, true, epath, sizeof epath) < 0)
         snprintf(epath, sizeof epath, "%s", path);
     if (srv->cfg.default_download) {
         if (strparse_pct_encode(fi->name, false, ename, sizeof ename) < 0)
             ename[0] = '\0';
-        snprintf(url, sizeof url, "%s%s?name=%s&download=1", domain, epath, ename);
+        snprintf(url, ucap, "%s%s?name=%s&download=1", domain, epath, ename);
     } else {
-        snprintf(url, sizeof url, "%s%s", domain, epath);
+        snprintf(url, ucap, "%s%s", domain, epath);
     }
+}
+
+void api_file_url(const struct server *srv, const struct http_req *req,
+                  const struct file_info *fi, char *url, size_t cap)
+{
+    char domain[API_DOMAIN_MAX], path[PATH_MAX_REL + 100];
+    file_url(srv, req, fi, domain, sizeof domain, path, sizeof path, url, cap);
+}
+
+json_t *api_file_result(const struct server *srv, const struct http_req *req,
+                        const struct file_info *fi)
+{
+    char domain[API_DOMAIN_MAX], path[PATH_MAX_REL + 100], url[API_URL_MAX];
+    file_url(srv, req, fi, domain, sizeof domain, path, sizeof path, url, sizeof url);
     json_t *o = json_object();
     json_object_set_new(o, "url", json_string(url));
     json_object_set_new(o, "md5", json_string(fi->md5));

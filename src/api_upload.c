@@ -457,15 +457,14 @@ int api_upload_output(struct http_req *req, const char **output)
 int api_upload_reply(struct server *srv, struct http_req *req, struct http_reply *rep,
                      const struct file_info *fi, const char *output)
 {
-    json_t *res = api_file_result(srv, req, fi);
     if (strcmp(output, "json") == 0) {
-        http_reply_json(rep, 200, res);
+        http_reply_json(rep, 200, api_file_result(srv, req, fi));
     } else if (strcmp(output, "json2") == 0) {
-        http_reply_ok(rep, res, "");
-    } else {
-        const char *url = json_string_value(json_object_get(res, "url"));
-        http_reply_text(rep, 200, url ? url : "");
-        json_decref(res);
+        http_reply_ok(rep, api_file_result(srv, req, fi), "");
+    } else { /* the default: no need to build the whole result */
+        char url[API_URL_MAX];
+        api_file_url(srv, req, fi, url, sizeof url);
+        http_reply_text(rep, 200, url);
     }
     return 0;
 }

@@ -29,6 +29,9 @@ void md5batch_free(struct md5batch *s);
 
 /* Bytes of buffer this thread's streams hold now (whole chunks). */
 size_t md5batch_held(void);
+/* Bytes of emptied chunks this thread keeps for its next streams: held + spare stays within
+ * MD5BATCH_THREAD, and both are 0 once the thread's last stream is freed. */
+size_t md5batch_spare(void);
 
 /* Tests: run streams through fn from now on, even on a CPU without AVX-512 (NULL: back to
  * the CPU's own choice). */

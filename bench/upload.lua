@@ -30,14 +30,17 @@ function request()
   n = n + 1
   -- underscores: the server strips "-" (and other specials) from file names
   local id = string.format("%s_%d_%d", nonce, tid or 1, n)
-  local content = string.format("%-31s\n", id) .. tail
+  local head = string.format("%-31s\n", id)
   if mode == "put" then
     return wrk.format("PUT", string.format("/up/%s/%d/%d.bin", nonce, tid or 1, n), nil,
-                      content)
+                      head .. tail)
   end
+  -- one concatenation, so the body is copied as often as the PUT's (once here, once by
+  -- wrk.format): the client's work should not differ between the servers by more than the
+  -- multipart framing
   local body = "--" .. boundary .. "\r\n" ..
     'Content-Disposition: form-data; name="file"; filename="u' .. id .. '.bin"\r\n' ..
-    "Content-Type: application/octet-stream\r\n\r\n" .. content ..
+    "Content-Type: application/octet-stream\r\n\r\n" .. head .. tail ..
     "\r\n--" .. boundary .. "--\r\n"
   return wrk.format("POST", "/group1/upload", ctype_hdr, body)
 end

@@ -62,14 +62,16 @@ static void domain_of(const struct server *srv, const struct http_req *req, char
         out[--n] = '\0';
 }
 
-/* The result's url, and the path and domain it is made of. */
+#define URL_PATH_MAX (PATH_MAX_REL + 100) /* "/<group>/<dir>/<disk name>" */
+
+/* The result's url, and the path (path[URL_PATH_MAX]) and domain it is made of. */
 static void file_url(const struct server *srv, const struct http_req *req,
-                     const struct file_info *fi, char *domain, size_t dcap, char *path,
-                     size_t pcap, char *url, size_t ucap)
+                     const struct file_info *fi, char *domain, size_t dcap,
+                     char path[URL_PATH_MAX], char *url, size_t ucap)
 {
-    char ename[PATH_MAX_NAME * 3 + 1], epath[(PATH_MAX_REL + 100) * 3];
+    char ename[PATH_MAX_NAME * 3 + 1], epath[URL_PATH_MAX * 3];
     domain_of(srv, req, domain, dcap);
-    if (api_url_path(srv, fi, path, pcap) < 0)
+    if (api_url_path(srv, fi, path, URL_PATH_MAX) < 0)
         path[0] = '\0';
     if (strparse_pct_encode(path, true, epath, sizeof epath) < 0)
         snprintf(epath, sizeof epath, "%s", path);
@@ -85,15 +87,15 @@ static void file_url(const struct server *srv, const struct http_req *req,
 void api_file_url(const struct server *srv, const struct http_req *req,
                   const struct file_info *fi, char *url, size_t cap)
 {
-    char domain[API_DOMAIN_MAX], path[PATH_MAX_REL + 100];
-    file_url(srv, req, fi, domain, sizeof domain, path, sizeof path, url, cap);
+    char domain[API_DOMAIN_MAX], path[URL_PATH_MAX];
+    file_url(srv, req, fi, domain, sizeof domain, path, url, cap);
 }
 
 json_t *api_file_result(const struct server *srv, const struct http_req *req,
                         const struct file_info *fi)
 {
-    char domain[API_DOMAIN_MAX], path[PATH_MAX_REL + 100], url[API_URL_MAX];
-    file_url(srv, req, fi, domain, sizeof domain, path, sizeof path, url, sizeof url);
+    char domain[API_DOMAIN_MAX], path[URL_PATH_MAX], url[API_URL_MAX];
+    file_url(srv, req, fi, domain, sizeof domain, path, url, sizeof url);
     json_t *o = json_object();
     json_object_set_new(o, "url", json_string(url));
     json_object_set_new(o, "md5", json_string(fi->md5));

@@ -188,7 +188,7 @@ static char *put_field_int(char *o, const char *key, int64_t v)
 char *fileinfo_to_text(const struct file_info *fi, size_t *len)
 {
     const char *strs[] = {fi->name, fi->rename, fi->path, fi->md5, fi->scene};
-    size_t cap = 320; /* keys, punctuation and six integers */
+    size_t cap = 320; /* keys, punctuation and seven integers: about 280 */
     bool ok = true;
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         ok = ok && utf8_ok((const unsigned char *)strs[i]);

@@ -13,6 +13,7 @@
 #include "meta.h"
 #include "path.h"
 #include "server.h"
+#include "strjoin.h"
 #include "strparse.h"
 
 int api_url_path(const struct server *srv, const struct file_info *fi, char *out, size_t cap)
@@ -21,8 +22,7 @@ int api_url_path(const struct server *srv, const struct file_info *fi, char *out
     int rc = fileinfo_rel(fi, rel, sizeof rel);
     if (rc)
         return rc;
-    int n = snprintf(out, cap, "%s/%s", server_group_prefix(srv), rel);
-    return (n < 0 || (size_t)n >= cap) ? ERR_BADPATH : 0;
+    return strjoin(out, cap, server_group_prefix(srv), "/", rel) < 0 ? ERR_BADPATH : 0;
 }
 
 /* The Host header only becomes part of a URL when it looks like a host name. */
@@ -47,16 +47,16 @@ static void domain_of(const struct server *srv, const struct http_req *req, char
     const char *dd = srv->cfg.download_domain;
     if (dd && *dd) {
         if (strncmp(dd, "http://", 7) == 0 || strncmp(dd, "https://", 8) == 0)
-            snprintf(out, cap, "%s", dd);
+            strjoin(out, cap, dd);
         else
-            snprintf(out, cap, "%s://%s", proto, dd);
+            strjoin(out, cap, proto, "://", dd);
         return;
     }
     const char *host = req ? http_req_header(req, "Host") : NULL;
     if (host && host_ok(host))
-        snprintf(out, cap, "%s://%s", proto, host);
+        strjoin(out, cap, proto, "://", host);
     else
-        snprintf(out, cap, "%s", srv->cfg.host ? srv->cfg.host : "");
+        strjoin(out, cap, srv->cfg.host ? srv->cfg.host : "");
     size_t n = strlen(out);
     while (n && out[n - 1] == '/')
         out[--n] = '\0';
@@ -74,13 +74,13 @@ static void file_url(const struct server *srv, const struct http_req *req,
     if (api_url_path(srv, fi, path, URL_PATH_MAX) < 0)
         path[0] = '\0';
     if (strparse_pct_encode(path, true, epath, sizeof epath) < 0)
-        snprintf(epath, sizeof epath, "%s", path);
+        strjoin(epath, sizeof epath, path);
     if (srv->cfg.default_download) {
         if (strparse_pct_encode(fi->name, false, ename, sizeof ename) < 0)
             ename[0] = '\0';
-        snprintf(url, ucap, "%s%s?name=%s&download=1", domain, epath, ename);
+        strjoin(url, ucap, domain, epath, "?name=", ename, "&download=1");
     } else {
-        snprintf(url, ucap, "%s%s", domain, epath);
+        strjoin(url, ucap, domain, epath);
     }
 }
 

@@ -29,6 +29,7 @@
 #include "path.h"
 #include "server.h"
 #include "store.h"
+#include "strjoin.h"
 #include "strparse.h"
 #include "sync.h"
 #include "volume.h"
@@ -88,13 +89,13 @@ static int part_begin(void *ctx, const struct multipart_part *p)
         if (!u->hp && !(u->dg = digest_new_batched(
                             u->srv->algo, r->has_length ? (size_t)r->content_length : 0)))
             return -EIO;
-        snprintf(u->upname, sizeof u->upname, "%s", p->filename);
+        strjoin(u->upname, sizeof u->upname, p->filename);
         u->cur = PART_FILE;
         u->got_file = true;
     } else if (is_file) {
         u->cur = PART_SKIP; /* only the first file part counts, as in go-fastdfs */
     } else {
-        snprintf(u->field, sizeof u->field, "%s", p->name);
+        strjoin(u->field, sizeof u->field, p->name);
         buf_reset(&u->fval);
         u->cur = PART_FIELD;
     }
@@ -238,7 +239,7 @@ static int resolve_scene(struct server *srv, struct http_req *req, char *out, si
             return ERR_SCENE;
         }
     }
-    snprintf(out, cap, "%s", scene);
+    strjoin(out, cap, scene);
     return 0;
 }
 
@@ -258,7 +259,7 @@ static int decide_place(struct server *srv, struct http_req *req, const char *up
         return rc;
 
     char name[1024];
-    snprintf(name, sizeof name, "%s", path_basename(upname));
+    strjoin(name, sizeof name, path_basename(upname));
     if (srv->cfg.enable_trim_file_name_special_char)
         path_trim_special(name);
     if (name[0] == '\0') {
@@ -311,12 +312,10 @@ static int decide_place(struct server *srv, struct http_req *req, const char *up
     } else {
         char dates[32];
         path_date_dirs((time_t)fi->timestamp, dates, sizeof dates);
-        int n = snprintf(dir, dircap, "%s/%s/%s", fi->scene, dates, srv->cfg.peer_id);
-        if (n < 0 || (size_t)n >= dircap)
+        if (strjoin(dir, dircap, fi->scene, "/", dates, "/", srv->cfg.peer_id) < 0)
             return ERR_BADPATH;
     }
-    int n = snprintf(fi->path, sizeof fi->path, "files/%s", dir);
-    return (n < 0 || (size_t)n >= sizeof fi->path) ? ERR_BADPATH : 0;
+    return strjoin(fi->path, sizeof fi->path, "files/", dir) < 0 ? ERR_BADPATH : 0;
 }
 
 /* Keeps fi with the temp's bytes for an index rebuild (best effort, see STORAGE.md);
@@ -337,8 +336,8 @@ static int place_file(struct server *srv, struct store_tmp *tmp, struct file_inf
                       const char *dir, const char *link_src, int *dfd)
 {
     char base[PATH_MAX_NAME + 1], cand[PATH_MAX_NAME + 1];
-    snprintf(base, sizeof base, "%s", fileinfo_disk_name(fi));
-    snprintf(cand, sizeof cand, "%s", base);
+    strjoin(base, sizeof base, fileinfo_disk_name(fi));
+    strjoin(cand, sizeof cand, base);
     for (int i = 0; i <= COLLISION_TRIES; i++) {
         int rc = link_src ? store_link(srv->store, link_src, dir, cand)
                  : dfd    ? store_tmp_link(srv->store, tmp, dir, cand, dfd)
@@ -497,7 +496,7 @@ static int prepare_commit(struct server *srv, struct http_req *req, struct store
                           char *dir, size_t dircap, bool *custom)
 {
     fileinfo_init(fi);
-    snprintf(fi->md5, sizeof fi->md5, "%s", digest);
+    strjoin(fi->md5, sizeof fi->md5, digest);
     fi->size = (int64_t)tmp->size;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "errcode.h"
+#include "strjoin.h"
 #include "strparse.h"
 #include "xalloc.h"
 
@@ -30,17 +31,14 @@ int fileinfo_rel(const struct file_info *fi, char *out, size_t outcap)
         dir += 6;
     else if (strcmp(dir, "files") == 0)
         dir = "";
-    int n = snprintf(out, outcap, "%s%s%s", dir, *dir ? "/" : "", fileinfo_disk_name(fi));
-    return (n < 0 || (size_t)n >= outcap) ? ERR_BADPATH : 0;
+    return strjoin(out, outcap, dir, *dir ? "/" : "", fileinfo_disk_name(fi)) < 0 ? ERR_BADPATH : 0;
 }
 
 void fileinfo_path_key_rel(const char *rel, char out[DIGEST_HEX_MAX])
 {
     char full[PATH_MAX_REL + 16];
-    int n = snprintf(full, sizeof full, "files/%s", rel);
-    if (n < 0 || (size_t)n >= sizeof full)
-        n = (int)sizeof full - 1;
-    digest_md5_hex(full, (size_t)n, out);
+    int n = strjoin(full, sizeof full, "files/", rel);
+    digest_md5_hex(full, n < 0 ? sizeof full - 1 : (size_t)n, out);
 }
 
 void fileinfo_path_key(const struct file_info *fi, char out[DIGEST_HEX_MAX])
@@ -58,7 +56,7 @@ int fileinfo_add_peer(struct file_info *fi, const char *peer)
             return 0;
     if (fi->npeers >= FILEINFO_PEERS_MAX || strlen(peer) >= FILEINFO_URL_MAX)
         return ERR_PARAM;
-    snprintf(fi->peers[fi->npeers++], FILEINFO_URL_MAX, "%s", peer);
+    strjoin(fi->peers[fi->npeers++], FILEINFO_URL_MAX, peer);
     return 0;
 }
 
@@ -176,11 +174,8 @@ static char *put_field_str(char *o, const char *key, const char *s)
 
 static char *put_field_int(char *o, const char *key, int64_t v)
 {
-    char num[24];
-    int n = snprintf(num, sizeof num, "%lld", (long long)v);
     o = put_key(o, key);
-    memcpy(o, num, (size_t)n);
-    return o + n;
+    return o + strjoin_i64(o, v);
 }
 
 /* The same text as fileinfo_to_text_ref, written directly: this runs on every upload, and
@@ -325,8 +320,8 @@ char *fileinfo_saved_text(const struct file_info *fi, bool layout_scene, size_t 
         fi->time_ms <= 0)
         return fileinfo_to_text(fi, len);
     char t[32];
-    int n = snprintf(t, sizeof t, "t%lld", (long long)fi->time_ms);
-    *len = (size_t)n;
+    t[0] = 't';
+    *len = 1 + strjoin_i64(t + 1, fi->time_ms);
     return xstrdup(t);
 }
 

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "multipart.h"
 #include "server.h"
+#include "strjoin.h"
 #include "strparse.h"
 #include "tlslib.h"
 #include "xalloc.h"
@@ -162,7 +163,7 @@ static void fill_client_ip(struct conn *c)
     const struct sockaddr *sa = ci->client_addr;
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, c->req.client_ip, sizeof c->req.client_ip);
+        strjoin_ipv4(c->req.client_ip, (const unsigned char *)&in->sin_addr);
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
         inet_ntop(AF_INET6, &in6->sin6_addr, c->req.client_ip, sizeof c->req.client_ip);

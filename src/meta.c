@@ -18,6 +18,7 @@
 #include "keyfilter.h"
 #include "log.h"
 #include "path.h"
+#include "strjoin.h"
 #include "strparse.h"
 #include "xalloc.h"
 
@@ -457,15 +458,13 @@ static bool is_pathkey(const char *v, size_t n)
 /* "d/<digest>" into k; its length, or -1 when it does not fit. */
 static int primary_key(char k[KEY_MAX], const char *digest)
 {
-    int kl = snprintf(k, KEY_MAX, "d/%s", digest);
-    return kl < 0 || kl >= KEY_MAX ? -1 : kl;
+    return strjoin(k, KEY_MAX, "d/", digest);
 }
 
 /* "d/<digest>/", the prefix of the digest's extras, into k; its length, or -1. */
 static int extras_prefix(char k[KEY_MAX], const char *digest)
 {
-    int kl = snprintf(k, KEY_MAX, "d/%s/", digest);
-    return kl < 0 || kl >= KEY_MAX ? -1 : kl;
+    return strjoin(k, KEY_MAX, "d/", digest, "/");
 }
 
 /* 0 and the primary's path key (and whether extras may exist), -ENOENT, or -EIO. */
@@ -497,14 +496,14 @@ static void put_primary(leveldb_writebatch_t *b, const char *digest, const char 
 {
     char k[KEY_MAX], v[DPRIMARY_MAX];
     int kl = primary_key(k, digest);
-    int vl = snprintf(v, sizeof v, "%s%s", pk, more ? "+" : "");
+    int vl = strjoin(v, sizeof v, pk, more ? "+" : "");
     leveldb_writebatch_put(b, k, (size_t)kl, v, (size_t)vl);
 }
 
 static void put_extra(leveldb_writebatch_t *b, const char *digest, const char *pk, bool put)
 {
     char k[KEY_MAX];
-    int kl = snprintf(k, sizeof k, "d/%s/%s", digest, pk);
+    int kl = strjoin(k, sizeof k, "d/", digest, "/", pk);
     if (put)
         leveldb_writebatch_put(b, k, (size_t)kl, "", 0);
     else
@@ -628,11 +627,11 @@ static int write_record(struct meta *m, const struct file_info *fi, bool put,
             if (strcmp(old.md5, fi->md5) != 0 && old.md5[0])
                 rc = index_drop(m, b, old.md5, pk);
             if (strcmp(oday, day) != 0) {
-                int ko = snprintf(k, sizeof k, "t/%s/%s", oday, pk);
+                int ko = strjoin(k, sizeof k, "t/", oday, "/", pk);
                 leveldb_writebatch_delete(b, k, (size_t)ko);
             }
         }
-        int kp = snprintf(k, sizeof k, "p/%s", pk);
+        int kp = strjoin(k, sizeof k, "p/", pk);
         if (put) {
             size_t vlen;
             char *val = fileinfo_to_text(fi, &vlen);
@@ -656,8 +655,10 @@ static int write_record(struct meta *m, const struct file_info *fi, bool put,
             if (kf && keyfilter_count(kf) > keyfilter_capacity(kf))
                 known_rebuild(m, keyfilter_count(kf) * 2);
         }
-        kp = snprintf(k, sizeof k, "t/%s/%s", day, pk);
-        int dl = snprintf(dv, sizeof dv, "%s %lld", fi->md5, (long long)fi->size);
+        kp = strjoin(k, sizeof k, "t/", day, "/", pk);
+        char size[STRJOIN_I64_MAX];
+        strjoin_i64(size, fi->size);
+        int dl = strjoin(dv, sizeof dv, fi->md5, " ", size);
         if (put)
             leveldb_writebatch_put(b, k, (size_t)kp, dv, (size_t)dl);
         else
@@ -748,8 +749,8 @@ static int get_path(struct meta *m, const leveldb_readoptions_t *ro, const char 
                     struct file_info *out)
 {
     char k[KEY_MAX];
-    int kl = snprintf(k, sizeof k, "p/%s", pathkey);
-    if (kl < 0 || (size_t)kl >= sizeof k)
+    int kl = strjoin(k, sizeof k, "p/", pathkey);
+    if (kl < 0)
         return -ENOENT;
     return get_raw(m, ro, k, (size_t)kl, out);
 }

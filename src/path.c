@@ -157,17 +157,46 @@ void path_extension(const char *name, char *out, size_t outcap)
     out[n] = '\0';
 }
 
+static char *put2(char *o, int v)
+{
+    o[0] = (char)('0' + v / 10);
+    o[1] = (char)('0' + v % 10);
+    return o + 2;
+}
+
+/* Every upload names its day twice (directory and day index); strftime's format walk cost
+ * more than the digits themselves. Years outside 0..9999 keep strftime's own rendering. */
 static void format_local(time_t t, bool with_time, char *out, size_t outcap)
 {
     if (!out || outcap == 0)
         return;
     struct tm tm;
-    size_t n = 0;
-    if (localtime_r(&t, &tm))
-        n = with_time ? strftime(out, outcap, "%Y%m%d/%H/%M", &tm)
-                      : strftime(out, outcap, "%Y%m%d", &tm);
-    if (n == 0)
+    if (!localtime_r(&t, &tm)) {
         out[0] = '\0';
+        return;
+    }
+    int y = tm.tm_year + 1900;
+    if (y < 0 || y > 9999) {
+        size_t n = with_time ? strftime(out, outcap, "%Y%m%d/%H/%M", &tm)
+                             : strftime(out, outcap, "%Y%m%d", &tm);
+        if (n == 0)
+            out[0] = '\0';
+        return;
+    }
+    char d[16], *o = put2(put2(put2(put2(d, y / 100), y % 100), tm.tm_mon + 1), tm.tm_mday);
+    if (with_time) {
+        *o++ = '/';
+        o = put2(o, tm.tm_hour);
+        *o++ = '/';
+        o = put2(o, tm.tm_min);
+    }
+    size_t n = (size_t)(o - d);
+    if (n >= outcap) { /* as strftime: nothing when it does not fit */
+        out[0] = '\0';
+        return;
+    }
+    memcpy(out, d, n);
+    out[n] = '\0';
 }
 
 void path_date_dirs(time_t t, char *out, size_t outcap)

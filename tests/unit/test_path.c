@@ -367,12 +367,56 @@ static void test_extension_too_long(void **state)
 
 /* ---- dates ---- */
 
+/* Switches TZ; returns the old value for tz_restore (NULL: it was unset). */
+static char *tz_use(const char *tz)
+{
+    char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+    setenv("TZ", tz, 1);
+    tzset();
+    return old;
+}
+
+static void tz_restore(char *old)
+{
+    if (old) {
+        setenv("TZ", old, 1);
+        free(old);
+    } else {
+        unsetenv("TZ");
+    }
+    tzset();
+}
+
+/* The hand-written digits agree with strftime's over four centuries and beyond
+ * (years past 9999 and before 0 take strftime's own path). */
+static void test_date_matches_strftime(void **state)
+{
+    (void)state;
+    char *old = tz_use("UTC");
+    srand(5);
+    const time_t fixed[] = {0, -1, 86399, 951782400 /* 2000-02-29 */, 253402300799 /* 9999 */,
+                            253402300800 /* 10000 */, -62167219201 /* year -1 */};
+    for (int i = 0; i < 20000; i++) {
+        time_t t = i < 7 ? fixed[i]
+                         : (time_t)(((int64_t)rand() << 16 ^ rand()) % 15000000000LL -
+                                    2500000000LL);
+        struct tm tm;
+        assert_non_null(localtime_r(&t, &tm));
+        char want[64], got[64];
+        strftime(want, sizeof want, "%Y%m%d/%H/%M", &tm);
+        path_date_dirs(t, got, sizeof got);
+        assert_string_equal(got, want);
+        strftime(want, sizeof want, "%Y%m%d", &tm);
+        path_day(t, got, sizeof got);
+        assert_string_equal(got, want);
+    }
+    tz_restore(old);
+}
+
 static void test_date_dirs(void **state)
 {
     (void)state;
-    char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
-    setenv("TZ", "UTC", 1);
-    tzset();
+    char *old = tz_use("UTC");
     char out[32];
     path_date_dirs(1735814940, out, sizeof(out)); /* 2025-01-02 10:49:00 UTC */
     assert_string_equal(out, "20250102/10/49");
@@ -391,13 +435,7 @@ static void test_date_dirs(void **state)
     path_date_dirs(1735814940, out, sizeof(out));
     if (strcmp(out, "20250102/10/49") != 0) /* tzdata may be missing */
         assert_string_equal(out, "20250102/18/49");
-    if (old) {
-        setenv("TZ", old, 1);
-        free(old);
-    } else {
-        unsetenv("TZ");
-    }
-    tzset();
+    tz_restore(old);
 }
 
 /* ---- path_mkdirs_at ---- */
@@ -725,6 +763,7 @@ int main(void)
         cmocka_unit_test(test_extension),
         cmocka_unit_test(test_extension_too_long),
         cmocka_unit_test(test_date_dirs),
+        cmocka_unit_test(test_date_matches_strftime),
         cmocka_unit_test_setup_teardown(test_mkdirs_creates, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_mkdirs_empty_and_slashes, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_mkdirs_rejects_bad, setup_dir, teardown_dir),

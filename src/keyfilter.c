@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 
 /* Every "maybe" for a new key is a LevelDB lookup, and LevelDB compacts a table early once
@@ -25,14 +26,20 @@ struct keyfilter {
     _Atomic uint64_t words[];
 };
 
+/* Eight bytes per step (keys are 33-41 bytes of hex: a byte-wise FNV-1a was a third of
+ * each question's cost), then a final mix so that the low bits depend on every byte. */
 static uint64_t hash64(const unsigned char *p, size_t n)
 {
-    /* FNV-1a, then a final mix so that the low bits depend on every byte */
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
+    uint64_t h = 0xcbf29ce484222325ULL ^ n;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
     }
+    uint64_t w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;

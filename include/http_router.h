@@ -52,6 +52,7 @@ struct http_router {
     const struct route *routes;
     size_t nroutes;
     char group_prefix[300]; /* "/group1" or "" (a group name is at most 255 bytes) */
+    size_t group_len;
 };
 
 void http_router_init(struct http_router *r, const struct route *routes, size_t n,

@@ -15,6 +15,7 @@ void http_router_init(struct http_router *r, const struct route *routes, size_t 
     r->group_prefix[0] = '\0';
     if (group_manage && group && *group)
         snprintf(r->group_prefix, sizeof r->group_prefix, "/%s", group);
+    r->group_len = strlen(r->group_prefix);
 }
 
 /* Does url match the route's full path? For prefix routes *rest gets the remainder. */
@@ -23,11 +24,14 @@ static bool path_matches(const struct http_router *r, const struct route *rt, co
 {
     const char *u = url;
     if (rt->flags & ROUTE_GROUP) {
-        size_t gl = strlen(r->group_prefix);
-        if (strncmp(u, r->group_prefix, gl) != 0)
+        if (strncmp(u, r->group_prefix, r->group_len) != 0)
             return false;
-        u += gl;
+        u += r->group_len;
     }
+    /* Every request looks at every route: the first two bytes ("/" and the name's first
+     * letter) turn most away before the lengths and the full comparison. */
+    if (rt->path[0] && rt->path[1] && (u[0] != rt->path[0] || u[1] != rt->path[1]))
+        return false;
     size_t pl = strlen(rt->path);
     if (rt->flags & ROUTE_PREFIX) {
         if (strncmp(u, rt->path, pl) != 0)

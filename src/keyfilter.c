@@ -80,13 +80,20 @@ static uint64_t probe_bit(const struct keyfilter *f, uint64_t h, int i)
 
 /* Counts the key only when it set a bit: meta's fill meets most keys twice (and writers
  * add what the fill meets again), and the count sizes the next filter. A bit already set
- * is not written again, which keeps the cache line shared between the threads. */
+ * is not written again, which keeps the cache line shared between the threads. The words
+ * are fetched before the first atomic OR: each OR is a full barrier on x86, so the probes'
+ * cache misses would otherwise come one after another (perf put 58 % of an add's cycles
+ * on the first use of a loaded word). */
 void keyfilter_add(struct keyfilter *f, const void *key, size_t len)
 {
-    uint64_t h = hash64(key, len);
+    uint64_t h = hash64(key, len), bits[PROBES];
+    for (int i = 0; i < PROBES; i++) {
+        bits[i] = probe_bit(f, h, i);
+        __builtin_prefetch((const void *)(uintptr_t)(f->words + bits[i] / 64), 1);
+    }
     bool fresh = false;
     for (int i = 0; i < PROBES; i++) {
-        uint64_t bit = probe_bit(f, h, i), mask = 1ULL << (bit % 64);
+        uint64_t bit = bits[i], mask = 1ULL << (bit % 64);
         _Atomic uint64_t *w = &f->words[bit / 64];
         if (atomic_load_explicit(w, memory_order_relaxed) & mask)
             continue;

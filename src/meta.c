@@ -42,6 +42,10 @@ struct meta {
      * primary): one at a time. LevelDB serializes its writers anyway; synced writes wait
      * for the disk after this lock is released. */
     pthread_mutex_t wlock;
+    /* Under wlock: the records' batch, cleared and used again. A new batch grew its buffer
+     * through five or six reallocations on every upload. What it keeps is the largest
+     * record batch seen: a record, its tombstone and one job per peer. */
+    leveldb_writebatch_t *batch;
     /* The digests and path keys in the index, kept in memory so that an upload's two probes
      * (is this content stored? did this path hold a record?), which nearly always find
      * nothing, skip LevelDB. A miss there costs more than its CPU: every lookup that
@@ -384,6 +388,7 @@ int meta_open(const char *dir, struct meta **out)
     m->wlazy = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(m->wlazy, 0);
     pthread_mutex_init(&m->wlock, NULL);
+    m->batch = leveldb_writebatch_create();
     int rc = migrate_digest_index(m);
     if (rc < 0) {
         meta_close(m);
@@ -413,22 +418,32 @@ void meta_close(struct meta *m)
     leveldb_cache_destroy(m->cache);
     leveldb_filterpolicy_destroy(m->bloom);
     pthread_mutex_destroy(&m->wlock);
+    if (m->batch)
+        leveldb_writebatch_destroy(m->batch);
     free(m);
 }
 
-static int write_with(struct meta *m, leveldb_writebatch_t *b, leveldb_writeoptions_t *o)
+/* Writes b, which stays the caller's. */
+static int write_kept(struct meta *m, leveldb_writebatch_t *b, leveldb_writeoptions_t *o)
 {
     char *err = NULL;
     if (o == m->wsync)
         atomic_fetch_add(&m->syncs, 1);
     leveldb_write(m->db, o, b, &err);
-    leveldb_writebatch_destroy(b);
     if (err) {
         log_error("meta", "write failed: %s", err);
         leveldb_free(err);
         return -EIO;
     }
     return 0;
+}
+
+/* Writes b and destroys it. */
+static int write_with(struct meta *m, leveldb_writebatch_t *b, leveldb_writeoptions_t *o)
+{
+    int rc = write_kept(m, b, o);
+    leveldb_writebatch_destroy(b);
+    return rc;
 }
 
 static int get_path(struct meta *m, const leveldb_readoptions_t *ro, const char *pathkey,
@@ -613,8 +628,9 @@ static int write_record(struct meta *m, const struct file_info *fi, bool put,
 {
     char pk[DIGEST_HEX_MAX], k[KEY_MAX], day[16], dv[80];
     int rc = 0;
-    leveldb_writebatch_t *b = leveldb_writebatch_create();
     pthread_mutex_lock(&m->wlock);
+    leveldb_writebatch_t *b = m->batch;
+    leveldb_writebatch_clear(b);
     if (fi) {
         fileinfo_path_key(fi, pk);
         day_of(fi, day);
@@ -637,7 +653,6 @@ static int write_record(struct meta *m, const struct file_info *fi, bool put,
             char *val = fileinfo_to_text(fi, &vlen);
             if (!val) {
                 pthread_mutex_unlock(&m->wlock);
-                leveldb_writebatch_destroy(b);
                 return -ENOMEM;
             }
             leveldb_writebatch_put(b, k, (size_t)kp, val, vlen);
@@ -672,10 +687,8 @@ static int write_record(struct meta *m, const struct file_info *fi, bool put,
         else
             leveldb_writebatch_delete(b, kv[i].key, strlen(kv[i].key));
     }
-    if (rc < 0)
-        leveldb_writebatch_destroy(b);
-    else
-        rc = write_with(m, b, m->wlazy);
+    if (rc == 0)
+        rc = write_kept(m, b, m->wlazy);
     pthread_mutex_unlock(&m->wlock);
     /* durable on return: the log holds this batch before any later one */
     if (rc == 0 && sync && !m->lazy)

@@ -162,3 +162,41 @@ def test_make_room_removes_measured_variants_when_disk_is_short(tmp_path, monkey
         assert sorted(p.name for p in tmp_path.iterdir()) == ["fs-root"]
     finally:
         sys.modules.pop("harness", None)
+
+
+def test_spread_subdirs_sets_the_top_directory_flag(tmp_path, monkeypatch):
+    """The roots of a run go to block groups of their own (ext4's +T flag on the directory
+    above them), away from the inodes an earlier run's delete left "recently deleted"; on a
+    filesystem without the flag the call says so and changes nothing."""
+    import fcntl
+    import struct
+    import sys
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    harness = __import__("harness")
+    try:
+        d = tmp_path / "work"
+        d.mkdir()
+
+        def flags():
+            fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                buf = bytearray(struct.pack("i", 0))
+                fcntl.ioctl(fd, harness.FS_IOC_GETFLAGS, buf, True)
+                return struct.unpack("i", buf)[0]
+            finally:
+                os.close(fd)
+
+        assert harness.spread_subdirs(str(tmp_path / "missing")) is False
+        fstype = subprocess.run(["stat", "-f", "-c", "%T", str(d)], capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        if not fstype.startswith("ext"):  # ext4 reports "ext2/ext3": one magic for all
+            pytest.skip(f"the test's temp directory is on {fstype}, not ext4")
+        before = flags()
+        assert harness.spread_subdirs(str(d)) is True
+        after = flags()
+        assert after & harness.FS_TOPDIR_FL
+        assert after & ~harness.FS_TOPDIR_FL == before & ~harness.FS_TOPDIR_FL
+        assert harness.spread_subdirs(str(d)) is True  # already set: still true, no change
+        assert flags() == after
+    finally:
+        sys.modules.pop("harness", None)

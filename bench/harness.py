@@ -293,8 +293,8 @@ def get_target(cls, conns):
 def phase_http(opts, res, binary, work, cache, files, big_path):
     """GET, upload and 1 GiB cases against one fileserver node and one nginx."""
     run = Runner(opts, res)
-    fs = procs.Fileserver(binary, os.path.join(work, "fs-root"))
-    ngx_upload_root = os.path.join(work, "nginx-up")
+    fs = procs.Fileserver(binary, healthy_root(work, "fs-root"))
+    ngx_upload_root = healthy_root(work, "nginx-up")
     ngx = procs.Nginx(opts.nginx, os.path.join(work, "nginx"), os.path.join(cache, "get"),
                       ngx_upload_root)
     fs.start()
@@ -361,18 +361,18 @@ def phase_http(opts, res, binary, work, cache, files, big_path):
                    ("none", "4k"): ("ratio>=", 1.0, "≥ 1.0× nginx PUT"),
                    ("none", "100k"): ("ratio>=", 1.0, "≥ 1.0× nginx PUT")}
         variants = [("group", fs)]
-        extra = [("none", procs.Fileserver(binary, os.path.join(work, "fs-none-root"),
+        extra = [("none", procs.Fileserver(binary, healthy_root(work, "fs-none-root"),
                                            cfg={"sync_mode": "none"}))]
         if not opts.no_file_mode:
-            extra.append(("file", procs.Fileserver(binary, os.path.join(work, "fs-file-root"),
+            extra.append(("file", procs.Fileserver(binary, healthy_root(work, "fs-file-root"),
                                                    cfg={"sync_mode": "file"})))
         # small files merged into volumes: one write and one (group) sync per upload
         if not opts.smoke:
             extra.append(("group, merged", procs.Fileserver(
-                binary, os.path.join(work, "fs-merge-root"),
+                binary, healthy_root(work, "fs-merge-root"),
                 cfg={"enable_merge_small_file": True})))
             extra.append(("none, merged", procs.Fileserver(
-                binary, os.path.join(work, "fs-none-merge-root"),
+                binary, healthy_root(work, "fs-none-merge-root"),
                 cfg={"enable_merge_small_file": True, "sync_mode": "none"})))
         variants += extra
         others = [s for _m, s in extra]
@@ -578,7 +578,7 @@ def phase_repl(opts, res, binary, work, files):
     secret = os.urandom(16).hex()
     nodes = []
     for i, port in enumerate(ports):
-        nodes.append(procs.Fileserver(binary, os.path.join(work, f"repl-{i + 1}"), port=port,
+        nodes.append(procs.Fileserver(binary, healthy_root(work, f"repl-{i + 1}"), port=port,
                                       cfg={"peers": urls, "peer_id": str(i + 1),
                                            "cluster_secret": secret, "auto_repair": False}))
     for n in nodes:
@@ -937,6 +937,30 @@ def creation_rate(work, remove=False):
     if remove:
         shutil.rmtree(d, ignore_errors=True)
     return rate
+
+
+ROOT_TRIES = 6
+
+
+def healthy_root(work, name):
+    """A new directory work/<name>-<random> for a server to write into, in a block group
+    where files are created at a healthy rate. work has the +T flag (spread_subdirs), so each
+    try lands where ext4 puts a new top directory: right after a mass delete that is one of
+    the emptied groups about one time in four. Up to ROOT_TRIES directories are probed and
+    the fastest is kept; the others stay, unused, until the run's cleanup. The probe's files
+    stay in the root as well: removed, their inodes would stand in the way of the server's
+    files for the next minutes."""
+    best = None
+    for _ in range(ROOT_TRIES):
+        d = tempfile.mkdtemp(prefix=f"{name}-", dir=work)
+        rate = creation_rate(d)
+        if best is None or rate > best[1]:
+            best = (d, rate)
+        if rate >= PROBE_HEALTHY:
+            break
+    log(f"root {os.path.basename(best[0])}: {best[1]:,.0f} file creates/s"
+        + ("" if best[1] >= PROBE_HEALTHY else f"; SLOW after {ROOT_TRIES} tries"))
+    return best[0]
 
 
 def creation_probe(work):

@@ -200,3 +200,36 @@ def test_spread_subdirs_sets_the_top_directory_flag(tmp_path, monkeypatch):
         assert flags() == after
     finally:
         sys.modules.pop("harness", None)
+
+
+def test_healthy_root_keeps_the_first_fast_directory(tmp_path, monkeypatch):
+    """A server's root goes where files are created at a healthy rate: slow tries are kept
+    aside (not deleted: a delete is what makes a block group slow), the probe's files stay,
+    and after ROOT_TRIES slow tries the fastest one is used."""
+    import sys
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    harness = __import__("harness")
+    try:
+        rates = iter([100.0, 900.0, harness.PROBE_HEALTHY + 1.0, 5.0])
+        probed = []
+
+        def fake_rate(d, remove=False):
+            assert not remove
+            probed.append(d)
+            os.mkdir(os.path.join(d, "creation-probe-x"))
+            return next(rates)
+
+        monkeypatch.setattr(harness, "creation_rate", fake_rate)
+        root = harness.healthy_root(str(tmp_path), "fs-root")
+        assert len(probed) == 3 and root == probed[2]
+        assert os.path.basename(root).startswith("fs-root-")
+        assert all(os.path.isdir(os.path.join(d, "creation-probe-x")) for d in probed)
+
+        slow = iter([float(r) for r in range(harness.ROOT_TRIES, 0, -1)])
+        probed.clear()
+        monkeypatch.setattr(harness, "creation_rate",
+                            lambda d, remove=False: probed.append(d) or next(slow))
+        root = harness.healthy_root(str(tmp_path), "nginx-up")
+        assert len(probed) == harness.ROOT_TRIES and root == probed[0]  # the fastest
+    finally:
+        sys.modules.pop("harness", None)

@@ -184,6 +184,19 @@ def wrk_errors(w):
     return sum(w[k] for k in ("connect", "read", "write", "status", "timeout"))
 
 
+def free_mib():
+    """MemFree in MiB: on this VM the memory a run takes from it (not from reclaimed page
+    cache) costs a fault in the host on first touch (see BENCHMARKS.md, "Method")."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemFree:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return -1
+
+
 class Runner:
     def __init__(self, opts, res):
         self.opts = opts
@@ -209,6 +222,7 @@ class Runner:
                 corpus.read_all(warm_paths)
             self.settle()
             srv.reset_hwm()
+            m0 = free_mib()
             c0 = srv.cpu_seconds()
             b0 = procs.machine_busy_seconds()
             k0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -218,6 +232,7 @@ class Runner:
             k1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             busy = procs.machine_busy_seconds() - b0
             out["cpu_s"] = srv.cpu_seconds() - c0
+            out["free_mib"] = (m0, free_mib())
             out["hwm_kib"] = srv.hwm_kib()
             client_s = (k1.ru_utime + k1.ru_stime) - (k0.ru_utime + k0.ru_stime)
             out["client_cores"] = client_s / wall
@@ -240,8 +255,15 @@ class Runner:
             for s in (servers if i % 2 == 0 else servers[::-1]):
                 r = runs_for(s)
                 per[s.name].append(r)
+                extra = []
+                if r.get("requests") and "cpu_s" in r:
+                    extra.append(f"{r['cpu_s'] / r['requests'] * 1e6:,.0f} µs CPU per request")
+                fm = r.get("free_mib", (-1, -1))
+                if fm[0] >= 0:
+                    extra.append(f"free memory {fm[0]:,} → {fm[1]:,} MiB")
                 log(f"  {case} {s.name} pair {i + 1}: {metric(r):,.1f} {unit}"
-                    + (f", {r['errors']} errors" if r.get("errors") else ""))
+                    + (f", {r['errors']} errors" if r.get("errors") else "")
+                    + (f" ({', '.join(extra)})" if extra else ""))
         a, b = servers
         ratios = [metric(x) / metric(y) if metric(y) else 0.0
                   for x, y in zip(per[a.name], per[b.name])]

@@ -87,6 +87,8 @@ def test_bench_smoke_prints_table(binary, tmp_path, bench_tools):
     err = p.stderr.decode("utf-8", "replace")
     assert p.returncode == 0, f"bench/run --smoke exited {p.returncode}\n{err[-4000:]}"
     assert HEADER in out, out[-3000:]
+    # each run's log line tells what it cost and whether it drew on the free memory
+    assert "µs CPU per request" in err and "free memory" in err, err[-3000:]
     lines = [ln for ln in out.splitlines() if ln.startswith("| ")]
     for label in BOTH:
         cells = _row(lines, label)

@@ -197,6 +197,55 @@ def free_mib():
     return -1
 
 
+FILL_RESERVE_MIB = 256  # left free; the kernel keeps about that much free anyway
+FILL_LIMIT_S = 150      # a first fill of 20 GB took 72 s on this VM
+FILL_CHECK = 64         # MiB read between looks at MemFree
+
+
+def make_filler(work):
+    """A sparse file as large as the machine's memory, below work: reading it fills the
+    page cache without a disk block or a byte written."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    path = os.path.join(work, "page-cache-filler")
+    with open(path, "wb") as f:
+        f.truncate(total)
+    return path
+
+
+def fill_page_cache(path, reserve_mib=FILL_RESERVE_MIB, limit_s=FILL_LIMIT_S):
+    """Reads the filler, from where the last call stopped and round, until free memory is
+    down to reserve_mib, the whole file has been read once, or limit_s has passed; returns
+    (MiB read, MemFree before, MemFree after). Before a run, so that the page cache the run
+    allocates comes from reclaimed page cache, as on a file server that has been up for a
+    while, and not from the free pool: on this VM that pool is mostly memory the host took
+    back, and a run drawing on it costs either server 2-5 times its CPU per upload (see
+    BENCHMARKS.md, "Method")."""
+    before = free_mib()
+    if before < 0 or before <= reserve_mib + FILL_CHECK:
+        return 0, before, before
+    size = os.path.getsize(path)
+    chunk = 1 << 20
+    pos = fill_page_cache.pos % size if size else 0
+    read = 0
+    deadline = time.monotonic() + limit_s
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while read < size and time.monotonic() < deadline:
+            for _ in range(FILL_CHECK):
+                n = len(os.pread(fd, chunk, pos))
+                read += n
+                pos = pos + n if n == chunk and pos + n < size else 0
+            if free_mib() <= reserve_mib:
+                break
+    finally:
+        os.close(fd)
+    fill_page_cache.pos = pos
+    return read >> 20, before, free_mib()
+
+
+fill_page_cache.pos = 0
+
+
 class Runner:
     def __init__(self, opts, res):
         self.opts = opts
@@ -220,6 +269,12 @@ class Runner:
             os.sync()
             if warm_paths:
                 corpus.read_all(warm_paths)
+            if self.opts.fill_path:
+                t = time.monotonic()
+                mib, m0, m1 = fill_page_cache(self.opts.fill_path)
+                if mib >= 512:
+                    log(f"    read {mib:,} MiB of the page cache filler in {time.monotonic() - t:.0f}s "
+                        f"(free memory {m0:,} → {m1:,} MiB)")
             self.settle()
             srv.reset_hwm()
             m0 = free_mib()
@@ -317,6 +372,9 @@ def phase_http(opts, res, binary, work, cache, files, big_path):
     run = Runner(opts, res)
     fs = procs.Fileserver(binary, healthy_root(work, "fs-root"))
     ngx_upload_root = healthy_root(work, "nginx-up")
+    # nginx makes a directory per run below it (/up/<nonce>/...); when make_room has
+    # removed earlier runs' directories there, new ones beside them would be slow
+    spread_subdirs(ngx_upload_root)
     ngx = procs.Nginx(opts.nginx, os.path.join(work, "nginx"), os.path.join(cache, "get"),
                       ngx_upload_root)
     fs.start()
@@ -858,6 +916,8 @@ def parse_args(argv):
     ap.add_argument("--no-file-mode", action="store_true",
                     help="skip the informational sync_mode=file upload rows")
     ap.add_argument("--keep", action="store_true", help="keep the temporary roots")
+    ap.add_argument("--no-fill", action="store_true",
+                    help="do not fill free memory with page cache before each run")
     ap.add_argument("--json", help="also write the results as JSON to this file")
     o = ap.parse_args(argv)
     o.sections = set(SECTIONS if not o.only else o.only.split(","))
@@ -878,6 +938,7 @@ def parse_args(argv):
     o.meta_disk_files = 500 if o.smoke else 20000
     o.starts = 1 if o.smoke else 3
     o.lookups = 300 if o.smoke else 10000
+    o.fill_path = None  # set once the run's directory exists, unless --no-fill or --smoke
     if o.smoke:
         o.no_file_mode = True
     if o.pairs < 1 or o.duration < 1 or o.meta_files < 1:
@@ -1043,13 +1104,16 @@ def main(argv):
         if free_gb < FREE_GB_NEEDED and not opts.smoke:
             log(f"warning: {free_gb:.0f} GB free where the roots live; a full run writes up to "
                 f"about {FREE_GB_NEEDED} GB and a full disk fails the cases after it")
+        if not (opts.smoke or opts.no_fill):
+            opts.fill_path = make_filler(work)
         res.info["disk"] = creation_probe(work) + (
             "; new roots spread over ext4's block groups (chattr +T)" if spread else "")
         log(f"file creation where the roots live: {res.info['disk']}")
         res.info["settings"] = (f"wrk {opts.duration} s per run, {opts.pairs} A/B pair(s) per "
                                 "case, -t1 at 1 connection and -t2 at 64; fileserver "
                                 "log_level warn, sync_mode group; nginx 2 workers, sendfile, "
-                                "access_log off")
+                                "access_log off" + ("; free memory filled with page cache "
+                                                    "before each run" if opts.fill_path else ""))
 
         specs = corpus.SMOKE_GET if opts.smoke else corpus.FULL_GET
         files = corpus.ensure_get(cache, specs, log)

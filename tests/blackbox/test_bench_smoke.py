@@ -235,3 +235,35 @@ def test_healthy_root_keeps_the_first_fast_directory(tmp_path, monkeypatch):
         assert len(probed) == harness.ROOT_TRIES and root == probed[0]  # the fastest
     finally:
         sys.modules.pop("harness", None)
+
+
+def test_fill_page_cache_reads_the_sparse_filler(tmp_path, monkeypatch):
+    """Before each run the harness reads a sparse file into the page cache (no disk block
+    is written) until free memory is low, a whole pass is done or time is up, resuming
+    where the last call stopped; with free memory already low it reads nothing."""
+    import sys
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    harness = __import__("harness")
+    try:
+        big = harness.make_filler(str(tmp_path))
+        st = os.stat(big)
+        assert st.st_size == os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        assert st.st_blocks == 0
+        path = tmp_path / "small"
+        with open(path, "wb") as f:
+            f.truncate(96 << 20)
+        frees = iter([4096] + [4096] * 10)
+        monkeypatch.setattr(harness, "free_mib", lambda: next(frees))
+        mib, before, after = harness.fill_page_cache(str(path), reserve_mib=0)
+        assert (mib, before, after) == (128, 4096, 4096)  # two checks of 64 MiB, one pass
+        assert harness.fill_page_cache.pos == 32 << 20    # wrapped after 96 MiB
+        assert os.stat(path).st_blocks == 0
+        frees = iter([4096, 100, 100])                    # low after the first 64 MiB
+        mib, before, after = harness.fill_page_cache(str(path), reserve_mib=256)
+        assert (mib, after) == (64, 100) and harness.fill_page_cache.pos == 0
+        frees = iter([300, 300])                          # already low: nothing read
+        assert harness.fill_page_cache(str(path), reserve_mib=256)[0] == 0
+        frees = iter([4096] * 3)
+        assert harness.fill_page_cache(str(path), reserve_mib=0, limit_s=0)[0] == 0
+    finally:
+        sys.modules.pop("harness", None)

@@ -269,7 +269,7 @@ class Runner:
             os.sync()
             if warm_paths:
                 corpus.read_all(warm_paths)
-            if self.opts.fill_path:
+            if getattr(self.opts, "fill_path", None):
                 t = time.monotonic()
                 mib, m0, m1 = fill_page_cache(self.opts.fill_path)
                 if mib >= 512:

@@ -273,8 +273,8 @@ class Runner:
                 t = time.monotonic()
                 mib, m0, m1 = fill_page_cache(self.opts.fill_path)
                 if mib >= 512:
-                    log(f"    read {mib:,} MiB of the page cache filler in {time.monotonic() - t:.0f}s "
-                        f"(free memory {m0:,} → {m1:,} MiB)")
+                    log(f"    read {mib:,} MiB of the page cache filler in "
+                        f"{time.monotonic() - t:.0f}s (free memory {m0:,} → {m1:,} MiB)")
             self.settle()
             srv.reset_hwm()
             m0 = free_mib()
@@ -1082,8 +1082,8 @@ def main(argv):
         stamp = os.path.join(cache, ".last-cleanup")
         if not opts.smoke and os.path.exists(stamp):
             # file creation near a mass delete, such as the previous run's cleanup, is slow
-            # for a minute or more (spread_subdirs); where the flag cannot be set, the wait
-            # is what is left
+            # for a minute or more (spread_subdirs); the wait covers the first minute also
+            # where the +T flag cannot be set
             wait = 60 - (time.time() - os.path.getmtime(stamp))
             if wait > 0:
                 log(f"previous run deleted its roots {60 - wait:.0f}s ago; waiting {wait:.0f}s")

@@ -155,9 +155,39 @@ static void consume(struct md5batch *s, size_t n)
     }
 }
 
-/* Hashes the whole blocks of `first` (if it has any) and of the fullest other streams, up to
- * sixteen. With `upto_first`, no lane takes more blocks than first has: a message that ends
- * does not wait for longer companions. */
+/* Hashes q[i] blocks of each lane's stream in the lanes, from the state in h. A round goes
+ * as far as each lane's head chunk allows. */
+static void lanes(struct md5batch *const lane[], int used, uint32_t h[4][MD5X16_LANES],
+                  size_t q[])
+{
+    for (bool more = true; more;) {
+        const unsigned char *p[MD5X16_LANES] = {0};
+        size_t n[MD5X16_LANES] = {0};
+        more = false;
+        for (int i = 0; i < used; i++) {
+            n[i] = q[i] ? head_blocks(lane[i]) : 0;
+            if (n[i] > q[i])
+                n[i] = q[i];
+            if (n[i]) {
+                p[i] = lane[i]->head->data + lane[i]->at;
+                more = true;
+            }
+        }
+        if (!more)
+            break;
+        kernel()(h, p, n);
+        for (int i = 0; i < used; i++)
+            if (n[i]) {
+                consume(lane[i], n[i]);
+                q[i] -= n[i];
+            }
+    }
+}
+
+/* Hashes blocks of `first` (if it has any) and of the fullest other streams, up to sixteen.
+ * With `upto_first`, every block of first is hashed and no lane takes more blocks than first
+ * has: a message that ends does not wait for longer companions. Without it (the chunks ran
+ * out), at least one stream is hashed whole, which frees its chunks. */
 static void flush(struct md5batch *first, bool upto_first)
 {
     struct md5batch *lane[MD5X16_LANES];
@@ -186,64 +216,53 @@ static void flush(struct md5batch *first, bool upto_first)
     }
     if (!used)
         return;
-    size_t quota[MD5X16_LANES], most = lane[0]->len / MD5X16_BLOCK, sum = 0;
+    size_t quota[MD5X16_LANES], most = lane[0]->len / MD5X16_BLOCK, top[3] = {0, 0, 0};
     for (int i = 0; i < used; i++) {
         quota[i] = lane[i]->len / MD5X16_BLOCK;
         if (!upto_first && quota[i] > most)
             most = quota[i];
         if (quota[i] > most)
             quota[i] = most;
-        sum += quota[i];
-    }
-    /* A lane costs about twice what OpenSSL takes for the same block alone, so the lanes run
-     * only when at least two of them are busy on average; otherwise the stream with the most
-     * blocks is hashed alone. */
-    if (sum < 2 * most) {
-        struct md5batch *s = lane[0];
-        size_t left = quota[0];
-        for (int i = 1; i < used; i++)
-            if (quota[i] > left) {
-                s = lane[i];
-                left = quota[i];
+        for (int t = 0; t < 3; t++) /* the three largest quotas, largest first */
+            if (quota[i] > top[t]) {
+                memmove(top + t + 1, top + t, (size_t)(2 - t) * sizeof *top);
+                top[t] = quota[i];
+                break;
             }
-        while (left) {
-            size_t n = head_blocks(s) < left ? head_blocks(s) : left;
-            s->solo(s->h, s->head->data + s->at, n);
-            consume(s, n);
-            left -= n;
-        }
-        return;
     }
-    uint32_t h[4][MD5X16_LANES] = {{0}};
-    for (int i = 0; i < used; i++)
-        for (int j = 0; j < 4; j++)
-            h[j][i] = lane[i]->h[j];
-    /* a round goes as far as each lane's head chunk allows */
-    for (bool more = true; more;) {
-        const unsigned char *p[MD5X16_LANES] = {0};
-        size_t n[MD5X16_LANES] = {0};
-        more = false;
+    /* A round of the lanes costs about what OpenSSL takes for two blocks alone, whatever
+     * number of lanes are live in it. So the lanes go only as deep as three of them stay
+     * live (the third largest quota); past that the blocks still needed are hashed alone:
+     * those of the stream that ends, or, when the thread's chunks ran out, those of the
+     * stream holding the most, whose chunks that frees. */
+    size_t depth = top[2];
+    if (depth) {
+        uint32_t h[4][MD5X16_LANES] = {{0}};
+        size_t lq[MD5X16_LANES];
         for (int i = 0; i < used; i++) {
-            n[i] = quota[i] ? head_blocks(lane[i]) : 0;
-            if (n[i] > quota[i])
-                n[i] = quota[i];
-            if (n[i]) {
-                p[i] = lane[i]->head->data + lane[i]->at;
-                more = true;
-            }
+            lq[i] = quota[i] < depth ? quota[i] : depth;
+            quota[i] -= lq[i];
+            for (int j = 0; j < 4; j++)
+                h[j][i] = lane[i]->h[j];
         }
-        if (!more)
-            break;
-        kernel()(h, p, n);
+        lanes(lane, used, h, lq);
         for (int i = 0; i < used; i++)
-            if (n[i]) {
-                consume(lane[i], n[i]);
-                quota[i] -= n[i];
-            }
+            for (int j = 0; j < 4; j++)
+                lane[i]->h[j] = h[j][i];
     }
-    for (int i = 0; i < used; i++)
-        for (int j = 0; j < 4; j++)
-            lane[i]->h[j] = h[j][i];
+    struct md5batch *s = lane[0];
+    size_t left = quota[0];
+    for (int i = 1; i < used && !upto_first; i++)
+        if (quota[i] > left) {
+            s = lane[i];
+            left = quota[i];
+        }
+    while (left) {
+        size_t n = head_blocks(s) < left ? head_blocks(s) : left;
+        s->solo(s->h, s->head->data + s->at, n);
+        consume(s, n);
+        left -= n;
+    }
 }
 
 void md5batch_update(struct md5batch *s, const void *p, size_t n)

@@ -118,6 +118,81 @@ static void test_spare_chunks(void **state)
     md5batch_use(NULL);
 }
 
+/* A kernel that counts, for tests/: rounds it ran and the fewest lanes live in any of them. */
+static size_t rounds_seen, fewest_live;
+
+static void counting_lanes(uint32_t h[4][MD5X16_LANES], const unsigned char *const p[MD5X16_LANES],
+                           const size_t n[MD5X16_LANES])
+{
+    size_t most = 0;
+    for (int i = 0; i < MD5X16_LANES; i++)
+        most = n[i] > most ? n[i] : most;
+    for (size_t b = 0; b < most; b++) {
+        size_t live = 0;
+        for (int i = 0; i < MD5X16_LANES; i++)
+            live += n[i] > b;
+        fewest_live = live < fewest_live ? live : fewest_live;
+    }
+    rounds_seen += most;
+    md5x16_portable(h, p, n);
+}
+
+static void expect_md5(struct digest *d, const unsigned char *data, size_t len)
+{
+    char want[DIGEST_HEX_MAX], got[DIGEST_HEX_MAX];
+    digest_md5_hex(data, len, want);
+    digest_final_hex(d, got);
+    assert_string_equal(got, want);
+    digest_free(d);
+}
+
+/* A round of the lanes costs about two blocks hashed alone, so no round runs with fewer than
+ * three lanes live: a stream that ends with more blocks than its companions has the excess
+ * hashed alone, and the companions keep theirs beyond the third largest for later company. */
+static void test_lanes_stay_three_deep(void **state)
+{
+    (void)state;
+    enum { B = 64 };
+    static unsigned char data[4][1000 * B];
+    for (unsigned i = 0; i < 4; i++)
+        support_fill(data[i], sizeof data[i], 900 + i);
+    md5batch_use(counting_lanes);
+    /* 1000 blocks ending, with three companions of 400: 400 rounds with four lanes live */
+    rounds_seen = 0;
+    fewest_live = MD5X16_LANES;
+    struct digest *d[4];
+    for (int i = 0; i < 4; i++) {
+        d[i] = digest_new_batched(DIGEST_MD5, 0);
+        digest_update(d[i], data[i], i ? 400 * B : 1000 * B);
+    }
+    expect_md5(d[0], data[0], 1000 * B);
+    assert_int_equal(rounds_seen, 400);
+    assert_int_equal(fewest_live, 4);
+    assert_int_equal(md5batch_held(), 0); /* the companions' blocks are all hashed */
+    for (int i = 1; i < 4; i++)
+        expect_md5(d[i], data[i], 400 * B);
+    /* 1000 ending, companions of 700 and 400: as deep as the third (400); the 700 keeps
+     * its last 300 blocks, in the chunks they fill (256 blocks to a chunk) */
+    rounds_seen = 0;
+    fewest_live = MD5X16_LANES;
+    static const size_t len[3] = {1000 * B, 700 * B, 400 * B};
+    for (int i = 0; i < 3; i++) {
+        d[i] = digest_new_batched(DIGEST_MD5, 0);
+        digest_update(d[i], data[i], len[i]);
+    }
+    expect_md5(d[0], data[0], len[0]);
+    assert_int_equal(rounds_seen, 400);
+    assert_int_equal(fewest_live, 3);
+    assert_int_equal(md5batch_held(), 2 * CHUNK);
+    /* two streams: no company worth the lanes, each is hashed alone */
+    rounds_seen = 0;
+    expect_md5(d[1], data[1], len[1]);
+    expect_md5(d[2], data[2], len[2]);
+    assert_int_equal(rounds_seen, 0);
+    assert_int_equal(md5batch_held(), 0);
+    md5batch_use(NULL);
+}
+
 static void test_portable_lanes(void **state)
 {
     (void)state;
@@ -206,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_fast_lanes),
         cmocka_unit_test(test_many_short_streams),
         cmocka_unit_test(test_spare_chunks),
+        cmocka_unit_test(test_lanes_stay_three_deep),
         cmocka_unit_test(test_other_thread_stops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,9 +50,16 @@ struct multipart {
 
 /* ---- tokens and parameters (RFC 9110 5.6, RFC 2045 5.1) ---- */
 
+/* A table, not strchr: every header byte of every part is classified (a strchr call per
+ * byte was about 1 % of a 4 KiB upload's user CPU). */
+static const unsigned char tspecial[256] = {
+    ['('] = 1, [')'] = 1, ['<'] = 1, ['>'] = 1, ['@'] = 1, [','] = 1, [';'] = 1,
+    [':'] = 1, ['\\'] = 1, ['"'] = 1, ['/'] = 1, ['['] = 1, [']'] = 1, ['?'] = 1, ['='] = 1,
+};
+
 static int is_tspecial(unsigned char c)
 {
-    return c != 0 && strchr("()<>@,;:\\\"/[]?=", c) != NULL;
+    return tspecial[c];
 }
 
 static int is_token(unsigned char c)
@@ -68,8 +75,12 @@ static int is_ows(unsigned char c)
 /* RFC 2046 bchars: a boundary is 1..70 of these and does not end in a space. */
 static int is_bchar(unsigned char c)
 {
+    static const unsigned char other[256] = {
+        ['\''] = 1, ['('] = 1, [')'] = 1, ['+'] = 1, ['_'] = 1, [','] = 1, ['-'] = 1,
+        ['.'] = 1, ['/'] = 1, [':'] = 1, ['='] = 1, ['?'] = 1, [' '] = 1,
+    };
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c != 0 && strchr("'()+_,-./:=? ", c) != NULL);
+           other[c];
 }
 
 static int boundary_ok(const char *b, size_t n)

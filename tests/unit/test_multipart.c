@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -227,6 +228,23 @@ static void test_boundary_small_out(void **state)
                      ERR_MULTIPART);
     assert_int_equal(multipart_boundary("multipart/form-data; boundary=abcd", NULL, 4),
                      ERR_MULTIPART);
+}
+
+/* Every byte in the middle of an unquoted boundary: it is kept whole only when the byte is
+ * both a token character (RFC 9110) and a boundary character (RFC 2046), that is a letter,
+ * a digit or one of ' + _ - . ; a special such as '/' or '=' ends the token instead. */
+static void test_boundary_every_byte(void **state)
+{
+    (void)state;
+    char ct[64], b[MULTIPART_BOUNDARY_MAX + 1];
+    for (int c = 1; c < 256; c++) {
+        snprintf(ct, sizeof ct, "multipart/form-data; boundary=x%cy", c);
+        bool whole = bnd(ct, b) == 0 && strcmp(b, ct + strlen(ct) - 3) == 0;
+        bool want = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                    (c >= 'A' && c <= 'Z') || (c != 0 && strchr("'+_-.", c) != NULL);
+        if (whole != want)
+            fail_msg("byte 0x%02x: kept whole %d, expected %d", c, whole, want);
+    }
 }
 
 static void test_boundary_bad(void **state)
@@ -1024,6 +1042,7 @@ int main(void)
         cmocka_unit_test(test_boundary_case_and_params),
         cmocka_unit_test(test_boundary_length_limits),
         cmocka_unit_test(test_boundary_small_out),
+        cmocka_unit_test(test_boundary_every_byte),
         cmocka_unit_test(test_boundary_bad),
         cmocka_unit_test(test_single_field),
         cmocka_unit_test(test_field_and_file),

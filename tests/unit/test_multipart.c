@@ -394,6 +394,35 @@ static void test_binary_data(void **state)
     test_free(r);
 }
 
+/* Lone CRs, CR CR LF and CR LFs that only begin like the delimiter are data at every offset
+ * of the content (a vectorised search would read it in blocks), and the delimiter is found
+ * after each of those offsets too, in one feed or in feeds of 17 bytes. */
+static void test_crlf_at_every_offset(void **state)
+{
+    (void)state;
+    static const char pattern[] = "a\rb\r\r\nx\r\n-y\r\n--Xz\rc";
+    const char *head = "--XyZ\r\n" CD "name=bin\r\n\r\n";
+    for (size_t len = 0; len < 64; len++) {
+        char body[256], want[256];
+        size_t n = strlen(head), w = 8;
+        memcpy(body, head, n);
+        memcpy(want, "[bin|-|]", 8);
+        for (size_t i = 0; i < len; i++)
+            body[n++] = want[w++] = pattern[i % (sizeof pattern - 1)];
+        memcpy(body + n, "\r\n--XyZ--", 9);
+        n += 9;
+        memcpy(want + w, "<E>", 3);
+        w += 3;
+        for (size_t chunk = 0; chunk <= 17; chunk += 17) {
+            struct rec *r = rec_new();
+            assert_int_equal(run_chunks("XyZ", body, n, chunk, r), 0);
+            assert_int_equal(r->len, w);
+            assert_memory_equal(r->log, want, w);
+            test_free(r);
+        }
+    }
+}
+
 static void test_transport_padding(void **state)
 {
     (void)state;
@@ -1057,6 +1086,7 @@ int main(void)
         cmocka_unit_test(test_boundary_prefix_of_longer_word_is_data),
         cmocka_unit_test(test_boundary_without_crlf_is_data),
         cmocka_unit_test(test_binary_data),
+        cmocka_unit_test(test_crlf_at_every_offset),
         cmocka_unit_test(test_transport_padding),
         cmocka_unit_test(test_garbage_after_delimiter),
         cmocka_unit_test(test_too_much_padding),

@@ -155,11 +155,14 @@ static void consume(struct md5batch *s, size_t n)
     }
 }
 
-/* Hashes q[i] blocks of each lane's stream in the lanes, from the state in h. A round goes
- * as far as each lane's head chunk allows. */
-static void lanes(struct md5batch *const lane[], int used, uint32_t h[4][MD5X16_LANES],
-                  size_t q[])
+/* Hashes q[i] blocks of each lane's stream in the lanes. A round goes as far as each lane's
+ * head chunk allows. */
+static void lanes(struct md5batch *const lane[], int used, size_t q[])
 {
+    uint32_t h[4][MD5X16_LANES] = {{0}};
+    for (int i = 0; i < used; i++)
+        for (int j = 0; j < 4; j++)
+            h[j][i] = lane[i]->h[j];
     for (bool more = true; more;) {
         const unsigned char *p[MD5X16_LANES] = {0};
         size_t n[MD5X16_LANES] = {0};
@@ -182,6 +185,9 @@ static void lanes(struct md5batch *const lane[], int used, uint32_t h[4][MD5X16_
                 q[i] -= n[i];
             }
     }
+    for (int i = 0; i < used; i++)
+        for (int j = 0; j < 4; j++)
+            lane[i]->h[j] = h[j][i];
 }
 
 /* Hashes blocks of `first` (if it has any) and of the fullest other streams, up to sixteen.
@@ -237,18 +243,12 @@ static void flush(struct md5batch *first, bool upto_first)
      * stream holding the most, whose chunks that frees. */
     size_t depth = top[2];
     if (depth) {
-        uint32_t h[4][MD5X16_LANES] = {{0}};
         size_t lq[MD5X16_LANES];
         for (int i = 0; i < used; i++) {
             lq[i] = quota[i] < depth ? quota[i] : depth;
             quota[i] -= lq[i];
-            for (int j = 0; j < 4; j++)
-                h[j][i] = lane[i]->h[j];
         }
-        lanes(lane, used, h, lq);
-        for (int i = 0; i < used; i++)
-            for (int j = 0; j < 4; j++)
-                lane[i]->h[j] = h[j][i];
+        lanes(lane, used, lq);
     }
     struct md5batch *s = lane[0];
     size_t left = quota[0];

@@ -37,6 +37,16 @@ static uint32_t rnd(uint32_t *r)
     return *r >> 8;
 }
 
+/* Finishes d, checks its digest against data's and frees it. */
+static void expect_md5(struct digest *d, const unsigned char *data, size_t len)
+{
+    char want[DIGEST_HEX_MAX], got[DIGEST_HEX_MAX];
+    digest_md5_hex(data, len, want);
+    digest_final_hex(d, got);
+    assert_string_equal(got, want);
+    digest_free(d);
+}
+
 static void run(unsigned seed)
 {
     struct msg m[STREAMS];
@@ -65,11 +75,7 @@ static void run(unsigned seed)
         x->fed += k;
         assert_true(md5batch_held() + md5batch_spare() <= MD5BATCH_THREAD);
         if (x->fed == x->len && rnd(&r) % 4 == 0) {
-            char want[DIGEST_HEX_MAX], got[DIGEST_HEX_MAX];
-            digest_md5_hex(x->data, x->len, want);
-            digest_final_hex(x->d, got);
-            assert_string_equal(got, want);
-            digest_free(x->d);
+            expect_md5(x->d, x->data, x->len);
             x->done = true;
             left--;
         } else if (x == &m[STREAMS - 1] && x->fed > x->len / 2) {
@@ -97,21 +103,14 @@ static void test_spare_chunks(void **state)
     digest_update(a, data, 5 * CHUNK);
     digest_update(b, data, 100);
     assert_int_equal(md5batch_held(), 6 * CHUNK);
-    char want[DIGEST_HEX_MAX], got[DIGEST_HEX_MAX];
-    digest_final_hex(a, got);
-    digest_md5_hex(data, 5 * CHUNK, want);
-    assert_string_equal(got, want);
-    digest_free(a);
+    expect_md5(a, data, 5 * CHUNK);
     assert_int_equal(md5batch_held(), CHUNK);
     assert_int_equal(md5batch_spare(), 5 * CHUNK);
     struct digest *c = digest_new_batched(DIGEST_MD5, 0);
     digest_update(c, data, 3 * CHUNK);
     assert_int_equal(md5batch_held(), 4 * CHUNK);
     assert_int_equal(md5batch_spare(), 2 * CHUNK);
-    digest_final_hex(c, got);
-    digest_md5_hex(data, 3 * CHUNK, want);
-    assert_string_equal(got, want);
-    digest_free(c);
+    expect_md5(c, data, 3 * CHUNK);
     digest_free(b);
     assert_int_equal(md5batch_held(), 0);
     assert_int_equal(md5batch_spare(), 0);
@@ -135,15 +134,6 @@ static void counting_lanes(uint32_t h[4][MD5X16_LANES], const unsigned char *con
     }
     rounds_seen += most;
     md5x16_portable(h, p, n);
-}
-
-static void expect_md5(struct digest *d, const unsigned char *data, size_t len)
-{
-    char want[DIGEST_HEX_MAX], got[DIGEST_HEX_MAX];
-    digest_md5_hex(data, len, want);
-    digest_final_hex(d, got);
-    assert_string_equal(got, want);
-    digest_free(d);
 }
 
 /* A round of the lanes costs about two blocks hashed alone, so no round runs with fewer than
@@ -237,12 +227,8 @@ static void test_many_short_streams(void **state)
         assert_true(md5batch_held() + md5batch_spare() <= MD5BATCH_THREAD);
     }
     for (int i = 0; i < N; i++) {
-        char want[DIGEST_HEX_MAX], got[DIGEST_HEX_MAX];
         digest_update(d[i], data[i] + 100, 100);
-        digest_md5_hex(data[i], sizeof data[i], want);
-        digest_final_hex(d[i], got);
-        assert_string_equal(got, want);
-        digest_free(d[i]);
+        expect_md5(d[i], data[i], sizeof data[i]);
     }
     assert_int_equal(md5batch_held(), 0);
     md5batch_use(NULL);

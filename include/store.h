@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "dwrite.h"
 #include "fsbarrier.h"
 
 struct store; /* opaque */
@@ -63,8 +64,9 @@ void store_use_proc_link(struct store *s);
 /* Writes to the file, or to memory for a memory temp (spilling to a file when full). */
 int store_tmp_write(struct store_tmp *t, const void *p, size_t n);
 /* For a large stream into a new, empty file temp: the writes that follow go through
- * O_DIRECT on a writer thread. A no-op where that is refused (memory temp, filesystem). */
-void store_tmp_direct(struct store_tmp *t);
+ * O_DIRECT on a writer thread, and tap (NULL: none) sees their bytes (dwrite.h). true if so;
+ * false where that is refused (memory temp, filesystem), and tap then sees nothing. */
+bool store_tmp_direct(struct store_tmp *t, dwrite_tap_fn *tap, void *arg);
 /* Ends direct writing and writes what is carried: the file then holds every byte written.
  * Must come before anything else reads, links, syncs or describes the temp (spill does it
  * too); 0 or the first write error. */

@@ -52,6 +52,7 @@ struct upload {
     struct multipart *mp;
     struct digest *dg;
     struct hashpipe *hp; /* large files: hashed on a helper thread instead of dg */
+    bool tapped;         /* dg is fed by the O_DIRECT writer's tap (huge files) */
     struct store_tmp tmp;
     enum part_kind cur;
     bool got_file;
@@ -67,6 +68,11 @@ struct upload {
     struct file_info result;
 };
 
+static void hash_tap(void *dg, const void *p, size_t n)
+{
+    digest_update(dg, p, n);
+}
+
 static int part_begin(void *ctx, const struct multipart_part *p)
 {
     struct upload *u = ctx;
@@ -81,12 +87,20 @@ static int part_begin(void *ctx, const struct multipart_part *p)
                        : store_tmp_create(u->srv->store, &u->tmp);
         if (rc < 0)
             return rc;
-        if (r->has_length && r->content_length >= HASHPIPE_MIN)
+        if (!small && r->has_length && r->content_length >= DIRECT_MIN) {
+            /* the writer's buffers are the hash ring too: each byte is copied once for both */
+            struct digest *dg = digest_new(u->srv->algo);
+            if (dg && store_tmp_direct(&u->tmp, hash_tap, dg)) {
+                u->dg = dg;
+                u->tapped = true;
+            } else if (dg) {
+                digest_free(dg);
+            }
+        }
+        if (!u->tapped && r->has_length && r->content_length >= HASHPIPE_MIN)
             u->hp = hashpipe_new(u->srv->algo);
-        if (!small && r->has_length && r->content_length >= DIRECT_MIN)
-            store_tmp_direct(&u->tmp);
         /* batched: with many uploads in flight, their MD5s share the vector lanes */
-        if (!u->hp && !(u->dg = digest_new_batched(
+        if (!u->hp && !u->dg && !(u->dg = digest_new_batched(
                             u->srv->algo, r->has_length ? (size_t)r->content_length : 0)))
             return -EIO;
         strjoin(u->upname, sizeof u->upname, p->filename);
@@ -111,7 +125,7 @@ static int part_data(void *ctx, const char *d, size_t n)
             return ERR_TOOBIG;
         if (u->hp)
             hashpipe_update(u->hp, d, n);
-        else
+        else if (!u->tapped)
             digest_update(u->dg, d, n);
         return store_tmp_write(&u->tmp, d, n);
     case PART_FIELD:

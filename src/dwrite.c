@@ -1,7 +1,8 @@
 /* O_DIRECT stream writer (see dwrite.h). Buffer number k (counting from 0) lives in slot
  * k % DWRITE_BUFS and is written at offset k * DWRITE_BUF; buffers [written, full) are the
- * writer's, the one being filled is the producer's. Only whole buffers go through O_DIRECT:
- * they keep its alignment rules; the tail goes through the ordinary descriptor. */
+ * writer's, [tapped, full) the tap's, and a slot is filled again once both are past it.
+ * Only whole buffers go through O_DIRECT: they keep its alignment rules; the tail goes
+ * through the ordinary descriptor. */
 #include "dwrite.h"
 
 #include <errno.h>
@@ -24,12 +25,15 @@ struct dwrite {
     char *bufs[DWRITE_BUFS];
     size_t fill;             /* bytes in the buffer being filled (producer only) */
     uint64_t full, written;  /* buffers handed to the writer, and written by it */
+    uint64_t tapped;         /* buffers the tap has seen (== full when there is no tap) */
     atomic_int err;          /* the first failed write, then every call reports it */
-    bool stop, has_thread;
+    bool stop, abandon, has_thread, has_tapper;
     bool buffered;           /* the filesystem refused an O_DIRECT write: plain writes */
+    dwrite_tap_fn *tap;
+    void *tap_arg;
     pthread_mutex_t mu;
-    pthread_cond_t work, space;
-    pthread_t thread;
+    pthread_cond_t work, space; /* work: both consumers wait on it, so it is broadcast */
+    pthread_t thread, tapper;
 };
 
 static int write_buffer(struct dwrite *w, const char *p, uint64_t off)
@@ -50,33 +54,56 @@ static int write_buffer(struct dwrite *w, const char *p, uint64_t off)
     return fileio_pwrite_all(w->fd, p + done, DWRITE_BUF - done, off + done);
 }
 
-static void *writer(void *arg)
+/* One consumer's loop: buffer after buffer in order, outside the lock, until stopped and
+ * drained (or abandoned: the file is being discarded). */
+static void consume(struct dwrite *w, uint64_t *done, bool writes)
 {
-    struct dwrite *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (w->written == w->full && !w->stop)
+        while (*done == w->full && !w->stop)
             pthread_cond_wait(&w->work, &w->mu);
-        if (w->written == w->full)
-            break; /* stopped and drained */
-        uint64_t k = w->written;
+        if (*done == w->full || w->abandon)
+            break;
+        const char *b = w->bufs[*done % DWRITE_BUFS];
+        uint64_t off = *done * DWRITE_BUF;
         pthread_mutex_unlock(&w->mu);
         int rc = 0;
-        if (!atomic_load(&w->err)) /* after a failure the rest is only drained */
-            rc = write_buffer(w, w->bufs[k % DWRITE_BUFS], k * DWRITE_BUF);
+        if (!writes)
+            w->tap(w->tap_arg, b, DWRITE_BUF);
+        else if (!atomic_load(&w->err)) /* after a failure the rest is only drained */
+            rc = write_buffer(w, b, off);
         pthread_mutex_lock(&w->mu);
         if (rc < 0 && !atomic_load(&w->err))
             atomic_store(&w->err, rc);
-        w->written++;
+        (*done)++;
         pthread_cond_signal(&w->space);
     }
     pthread_mutex_unlock(&w->mu);
+}
+
+static void *writer(void *arg)
+{
+    struct dwrite *w = arg;
+    consume(w, &w->written, true);
     return NULL;
+}
+
+static void *tapper(void *arg)
+{
+    struct dwrite *w = arg;
+    consume(w, &w->tapped, false);
+    return NULL;
+}
+
+/* Buffers both consumers are done with (under mu). */
+static uint64_t released(const struct dwrite *w)
+{
+    return w->tapped < w->written ? w->tapped : w->written;
 }
 
 static atomic_int alive; /* writers in use, at most DWRITE_MAX */
 
-struct dwrite *dwrite_new(int fd)
+struct dwrite *dwrite_new(int fd, dwrite_tap_fn *tap, void *arg)
 {
     if (atomic_fetch_add(&alive, 1) >= DWRITE_MAX) {
         atomic_fetch_sub(&alive, 1);
@@ -92,6 +119,8 @@ struct dwrite *dwrite_new(int fd)
     struct dwrite *w = xcalloc(1, sizeof *w);
     w->fd = fd;
     w->dfd = dfd;
+    w->tap = tap;
+    w->tap_arg = arg;
     for (int i = 0; i < DWRITE_BUFS; i++) {
         void *b = NULL;
         if (posix_memalign(&b, DWRITE_ALIGN, DWRITE_BUF) != 0) {
@@ -112,6 +141,13 @@ struct dwrite *dwrite_new(int fd)
         return NULL;
     }
     w->has_thread = true;
+    if (tap) {
+        if (pthread_create(&w->tapper, NULL, tapper, w) != 0) {
+            dwrite_abort(w);
+            return NULL;
+        }
+        w->has_tapper = true;
+    }
     return w;
 }
 
@@ -131,9 +167,11 @@ int dwrite_append(struct dwrite *w, const void *p, size_t n)
             break;
         pthread_mutex_lock(&w->mu);
         w->full++;
-        pthread_cond_signal(&w->work);
-        /* the next buffer's slot must be written out before it is filled again */
-        while (w->full - w->written >= DWRITE_BUFS && !atomic_load(&w->err))
+        if (!w->tap)
+            w->tapped = w->full;
+        pthread_cond_broadcast(&w->work);
+        /* the next buffer's slot must be written out (and tapped) before it is filled again */
+        while (w->full - released(w) >= DWRITE_BUFS && !atomic_load(&w->err))
             pthread_cond_wait(&w->space, &w->mu);
         pthread_mutex_unlock(&w->mu);
         w->fill = 0;
@@ -150,17 +188,21 @@ uint64_t dwrite_size(const struct dwrite *w)
 
 static int release(struct dwrite *w, bool write_tail)
 {
-    if (w->has_thread) {
-        pthread_mutex_lock(&w->mu);
-        w->stop = true;
-        pthread_cond_signal(&w->work);
-        pthread_mutex_unlock(&w->mu);
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    w->abandon = !write_tail;
+    pthread_cond_broadcast(&w->work);
+    pthread_mutex_unlock(&w->mu);
+    if (w->has_thread)
         pthread_join(w->thread, NULL);
-    }
+    if (w->has_tapper)
+        pthread_join(w->tapper, NULL);
     int rc = atomic_load(&w->err);
+    const char *tail = w->bufs[w->full % DWRITE_BUFS];
     if (rc == 0 && write_tail && w->fill)
-        rc = fileio_pwrite_all(w->fd, w->bufs[w->full % DWRITE_BUFS], w->fill,
-                               w->full * DWRITE_BUF);
+        rc = fileio_pwrite_all(w->fd, tail, w->fill, w->full * DWRITE_BUF);
+    if (rc == 0 && write_tail && w->fill && w->tap)
+        w->tap(w->tap_arg, tail, w->fill);
     for (int i = 0; i < DWRITE_BUFS; i++)
         free(w->bufs[i]);
     close(w->dfd);

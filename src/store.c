@@ -279,10 +279,12 @@ int store_tmp_create(struct store *s, struct store_tmp *t)
     return -EEXIST;
 }
 
-void store_tmp_direct(struct store_tmp *t)
+bool store_tmp_direct(struct store_tmp *t, dwrite_tap_fn *tap, void *arg)
 {
-    if (t->fd >= 0 && !t->mem && !t->dw && t->size == 0)
-        t->dw = dwrite_new(t->fd);
+    if (t->fd < 0 || t->mem || t->dw || t->size)
+        return false;
+    t->dw = dwrite_new(t->fd, tap, arg);
+    return t->dw != NULL;
 }
 
 int store_tmp_finish(struct store_tmp *t)

@@ -349,8 +349,8 @@ def test_streaming_upload_memory_bounded(start_node, binary):
 
 def test_large_upload_with_length_is_stored_whole(node):
     """A body of 64 MiB or more with a Content-Length is written with O_DIRECT from a writer
-    thread (dwrite.h): the reply's digest, the bytes on disk and a download all match, for
-    a size that ends inside a buffer."""
+    thread (dwrite.h) and hashed by its tap from the same buffers: the reply's digest, the
+    bytes on disk and a download all match, for a size that ends inside a buffer."""
     size = 70 * (1 << 20) + 12345
     h = hashlib.md5()
     rnd = random.Random(os.urandom(8))

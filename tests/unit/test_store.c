@@ -546,7 +546,7 @@ static void test_direct_temp_finish_then_commit(void **state)
         data[i] = (char)(i * 131 + (i >> 12));
     struct store_tmp t;
     assert_int_equal(store_tmp_create(f->s, &t), 0);
-    store_tmp_direct(&t);
+    store_tmp_direct(&t, NULL, NULL);
     for (size_t at = 0; at < n; at += 40000)
         assert_int_equal(store_tmp_write(&t, data + at, n - at < 40000 ? n - at : 40000), 0);
     assert_int_equal(t.size, n);
@@ -566,7 +566,7 @@ static void test_direct_temp_finish_then_commit(void **state)
     assert_stored_bytes(f, "d/x.bin", data, n);
     /* abandoned while still direct: nothing is left anywhere */
     assert_int_equal(store_tmp_create(f->s, &t), 0);
-    store_tmp_direct(&t);
+    store_tmp_direct(&t, NULL, NULL);
     assert_int_equal(store_tmp_write(&t, data, n), 0);
     store_tmp_discard(f->s, &t);
     assert_null(t.dw);

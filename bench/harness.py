@@ -75,10 +75,13 @@ class Results:
             if x is not None:
                 met = {"ratio>=": x >= val, "ratio<=": x <= val, "fs<=": x <= val,
                        "fs<": x < val, "fs>=": x >= val}[kind]
+        bound = target[1] if target and target[0].startswith("ratio") else None
         self.rows.append({"name": name, "unit": unit, "fileserver": fs, "nginx": ngx,
                           "ratio": ratio, "pair_ratios": pair_ratios or [],
-                          "target": target[2] if target else "", "met": met, "note": note})
-        log(f"{name}: fileserver {fmt(fs)} {unit}, nginx {fmt(ngx)}, ratio {fmt(ratio, 2)}"
+                          "target": target[2] if target else "", "met": met, "note": note,
+                          "bound": bound})
+        log(f"{name}: fileserver {fmt(fs)} {unit}, nginx {fmt(ngx)}, "
+            f"ratio {fmt_ratio(ratio, bound)}"
             + (f" (target {target[2]}: {'met' if met else 'MISSED'})" if target else ""))
 
     def detail(self, case, srv, r):
@@ -102,6 +105,14 @@ def fmt(v, digits=None):
     return f"{v:.2f}"
 
 
+def fmt_ratio(v, bound=None):
+    """A ratio with two decimals, or three when two would round it onto its target's bound
+    (0.996 is not 1.00 against a target of 1.0x)."""
+    if v is None or bound is None or v == bound or f"{v:.2f}" != f"{bound:.2f}":
+        return fmt(v, 2)
+    return fmt(v, 3)
+
+
 def print_report(res, opts, out=sys.stdout):
     w = out.write
     w(f"\n## fileserver vs nginx, {res.info.get('date', '')}"
@@ -116,7 +127,7 @@ def print_report(res, opts, out=sys.stdout):
         met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
         name = (r["name"] + (f" ({r['note']})" if r["note"] else "")).replace("|", "/")
         w(f"| {name} | {r['unit']} | {fmt(r['fileserver'])} | {fmt(r['nginx'])} | "
-          f"{fmt(r['ratio'], 2)} | {pr} | {r['target']} | {met} |\n")
+          f"{fmt_ratio(r['ratio'], r.get('bound'))} | {pr} | {r['target']} | {met} |\n")
     if res.details:
         w("\nPer run (median over the runs of each server): server CPU per request "
           "(utime+stime from /proc; nginx = master + workers), wrk latency, VmHWM, errors, "

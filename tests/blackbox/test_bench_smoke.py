@@ -267,3 +267,26 @@ def test_fill_page_cache_reads_the_sparse_filler(tmp_path, monkeypatch):
         assert harness.fill_page_cache(str(path), reserve_mib=0, limit_s=0)[0] == 0
     finally:
         sys.modules.pop("harness", None)
+
+
+def test_ratio_never_rounds_onto_its_target(monkeypatch):
+    """A ratio of 0.996 against a target of 1.0x was printed as 1.00 beside "missed": near its
+    bound a ratio gets a third decimal, elsewhere two."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    harness = __import__("harness")
+    assert harness.fmt_ratio(0.996, 1.0) == "0.996"
+    assert harness.fmt_ratio(1.004, 1.0) == "1.004"
+    assert harness.fmt_ratio(0.9451, 0.95) == "0.945"
+    assert harness.fmt_ratio(0.9449, 0.95) == "0.94"   # already reads as below
+    assert harness.fmt_ratio(1.0, 1.0) == "1.00"
+    assert harness.fmt_ratio(0.93, 0.95) == "0.93"
+    assert harness.fmt_ratio(0.996, None) == "1.00"   # no target: as before
+    assert harness.fmt_ratio(None, 1.0) == "–"
+    res = harness.Results()
+    res.row("upload", "req/s", 9960.0, 10000.0, pair_ratios=[0.996, 0.99, 1.2],
+            target=("ratio>=", 1.0, "≥ 1.0× nginx"))
+    import io
+    import types
+    out = io.StringIO()
+    harness.print_report(res, types.SimpleNamespace(smoke=False), out)
+    assert "| 0.996 |" in out.getvalue() and "**no**" in out.getvalue()

@@ -9,7 +9,8 @@
 
 #define DWRITE_BUF (1024 * 1024)
 #define DWRITE_BUFS 4
-#define DWRITE_MAX 4 /* writers (threads, DWRITE_BUFS x DWRITE_BUF each) alive at once */
+/* Writers alive at once: each is a thread (two with a tap) and DWRITE_BUFS x DWRITE_BUF. */
+#define DWRITE_MAX 4
 
 struct dwrite; /* opaque */
 

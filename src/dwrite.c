@@ -25,7 +25,7 @@ struct dwrite {
     char *bufs[DWRITE_BUFS];
     size_t fill;             /* bytes in the buffer being filled (producer only) */
     uint64_t full, written;  /* buffers handed to the writer, and written by it */
-    uint64_t tapped;         /* buffers the tap has seen (== full when there is no tap) */
+    uint64_t tapped;         /* buffers the tap has seen (with a tap) */
     atomic_int err;          /* the first failed write, then every call reports it */
     bool stop, abandon, has_thread, has_tapper;
     bool buffered;           /* the filesystem refused an O_DIRECT write: plain writes */
@@ -95,10 +95,10 @@ static void *tapper(void *arg)
     return NULL;
 }
 
-/* Buffers both consumers are done with (under mu). */
+/* Buffers every consumer is done with (under mu). */
 static uint64_t released(const struct dwrite *w)
 {
-    return w->tapped < w->written ? w->tapped : w->written;
+    return w->tap && w->tapped < w->written ? w->tapped : w->written;
 }
 
 static atomic_int alive; /* writers in use, at most DWRITE_MAX */
@@ -167,8 +167,6 @@ int dwrite_append(struct dwrite *w, const void *p, size_t n)
             break;
         pthread_mutex_lock(&w->mu);
         w->full++;
-        if (!w->tap)
-            w->tapped = w->full;
         pthread_cond_broadcast(&w->work);
         /* the next buffer's slot must be written out (and tapped) before it is filled again */
         while (w->full - released(w) >= DWRITE_BUFS && !atomic_load(&w->err))

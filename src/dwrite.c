@@ -196,11 +196,12 @@ static int release(struct dwrite *w, bool write_tail)
     if (w->has_tapper)
         pthread_join(w->tapper, NULL);
     int rc = atomic_load(&w->err);
-    const char *tail = w->bufs[w->full % DWRITE_BUFS];
-    if (rc == 0 && write_tail && w->fill)
+    if (rc == 0 && write_tail && w->fill) {
+        const char *tail = w->bufs[w->full % DWRITE_BUFS];
         rc = fileio_pwrite_all(w->fd, tail, w->fill, w->full * DWRITE_BUF);
-    if (rc == 0 && write_tail && w->fill && w->tap)
-        w->tap(w->tap_arg, tail, w->fill);
+        if (rc == 0 && w->tap)
+            w->tap(w->tap_arg, tail, w->fill);
+    }
     for (int i = 0; i < DWRITE_BUFS; i++)
         free(w->bufs[i]);
     close(w->dfd);
